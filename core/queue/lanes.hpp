@@ -1,0 +1,72 @@
+// Lanes: the per-(handle, thread) slots in the region through which recovery
+// knows who is alive and who is inside an operation.
+//
+// A lane is owned by whoever holds the OFD lock on its byte of the region's
+// file (layout::kLaneLockBase + index); the kernel releases it when the
+// owning process dies, whatever the signal, and a recycled pid never inherits
+// it. `owner` additionally records (pid << 32 | nonce) so that `stat` can name
+// holders and so that exactly one party (the next claimer or the reaper)
+// cleans up after a dead holder, by CASing that word.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/queue/layout.hpp"
+#include "core/util/errors.hpp"
+
+namespace cq {
+
+class LaneSet {
+public:
+    LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, int fd);
+    ~LaneSet();
+    LaneSet(const LaneSet &) = delete;
+    LaneSet &operator=(const LaneSet &) = delete;
+
+    // This thread's lane for this handle, claimed on first use. On failure
+    // returns nullptr with the error recorded. *took_dead is set when the
+    // claimed lane had belonged to a dead process (the caller should recover).
+    layout::Lane *for_this_thread(bool *took_dead) {
+        if (t_cache.set == this && t_cache.nonce == nonce_) return t_cache.lane;
+        return claim_slow(took_dead);
+    }
+
+    uint32_t index_of(const layout::Lane *l) const { return static_cast<uint32_t>(l - lanes_); }
+    // Whether lane i is held by this handle (its lock is invisible to probes
+    // made through our own descriptor).
+    bool is_mine(uint32_t i);
+    // Lane states for recovery and stats: live (another live holder),
+    // dead (owner recorded, lock free), unused.
+    enum class State { unused, live, dead };
+    State state_of(uint32_t i);
+    // Cleans up after a dead holder if `expected_owner` still names it:
+    // resets owner to 0 and takes back its waiter counts. True if we did it.
+    bool retire_dead(uint32_t i, uint64_t expected_owner);
+
+    void release(uint32_t i);  // called when a thread exits
+
+private:
+    struct Cache {
+        const LaneSet *set = nullptr;
+        uint64_t nonce = 0;
+        layout::Lane *lane = nullptr;
+    };
+    static thread_local Cache t_cache;
+
+    layout::Lane *claim_slow(bool *took_dead);
+    void take_back_waiters(uint32_t waiting_bits);
+
+    layout::RegionHeader *hdr_;
+    layout::Lane *lanes_;
+    int fd_;
+    uint64_t nonce_;
+    std::mutex mu_;
+    std::vector<bool> mine_;
+    std::weak_ptr<LaneSet> self_;
+    friend class Queue;
+};
+
+}  // namespace cq

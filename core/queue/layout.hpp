@@ -1,0 +1,135 @@
+// The shared-memory layout of a queue region, version 1 (docs/queue-region.md).
+//
+//   [RegionHeader, 4096 bytes][Lane x lane_count, 64 bytes each][Node x node_count]
+//
+// No pointers: links are 32-bit node indices; kNil ends a list. Words that
+// are CASed carry a 32-bit ABA tag beside the index in one 64-bit atomic and
+// the tag is incremented on every successful CAS and never reset, so a stale
+// (index, tag) pair cannot match unless the tag wrapped 2^32 times while a
+// thread was between its load and its CAS.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace cq::layout {
+
+using Atomic32 = std::atomic<uint32_t>;
+using Atomic64 = std::atomic<uint64_t>;
+static_assert(Atomic32::is_always_lock_free && Atomic64::is_always_lock_free);
+static_assert(sizeof(Atomic32) == 4 && sizeof(Atomic64) == 8);
+
+inline constexpr uint64_t kMagic = 0x3130455545555143ull;  // "CQUEUE01" little-endian
+inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kNil = 0xFFFFFFFFu;
+inline constexpr uint32_t kReady = 0x59444552u;  // "REDY": set last by the creator
+inline constexpr uint32_t kDefaultLanes = 512;
+inline constexpr uint64_t kInitLockByte = 0;  // OFD lock held by the creator
+inline constexpr uint64_t kLaneLockBase = 1;  // lane i is locked at byte 1 + i
+
+// ---- tagged index -------------------------------------------------------
+constexpr uint64_t tagged(uint32_t idx, uint32_t tag) {
+    return (static_cast<uint64_t>(tag) << 32) | idx;
+}
+constexpr uint32_t idx_of(uint64_t t) { return static_cast<uint32_t>(t); }
+constexpr uint32_t tag_of(uint64_t t) { return static_cast<uint32_t>(t >> 32); }
+// The successor of t pointing at idx: tag + 1 (wraps after 2^32 CASes).
+constexpr uint64_t bump(uint64_t t, uint32_t idx) { return tagged(idx, tag_of(t) + 1); }
+
+// ---- recovery gate ----------------------------------------------------------
+// bit 0: closed; bits 1..23: generation; bits 24..63: deadline, monotonic ms.
+constexpr bool gate_closed(uint64_t g) { return g & 1u; }
+constexpr uint64_t gate_gen(uint64_t g) { return (g >> 1) & 0x7FFFFFu; }
+constexpr uint64_t gate_deadline_ms(uint64_t g) { return g >> 24; }
+constexpr uint64_t gate_open(uint64_t gen) { return (gen & 0x7FFFFFu) << 1; }
+constexpr uint64_t gate_close(uint64_t gen, uint64_t deadline_ms) {
+    return (deadline_ms << 24) | ((gen & 0x7FFFFFu) << 1) | 1u;
+}
+
+// ---- header -------------------------------------------------------------------
+struct alignas(4096) RegionHeader {
+    // Immutable after creation; covered by `checksum`.
+    uint64_t magic;
+    uint32_t layout_version;
+    uint32_t header_size;       // sizeof(RegionHeader)
+    uint32_t lane_size;         // sizeof(Lane)
+    uint32_t node_header_size;  // sizeof(NodeHeader)
+    uint32_t capacity;
+    uint32_t max_message_size;
+    uint32_t node_count;  // capacity + 1 (M&S keeps one dummy node)
+    uint32_t lane_count;
+    uint64_t node_stride;  // bytes per node, multiple of 64
+    uint64_t lanes_offset;
+    uint64_t nodes_offset;
+    uint64_t total_size;
+    int64_t created_ns;  // CLOCK_REALTIME
+    uint32_t reserved0[7];
+    uint32_t checksum;  // crc32c of every byte before this field
+
+    // Mutable. Each contended word has its own cache line.
+    alignas(64) Atomic32 init_state;  // 0 while creating, kReady when usable
+    Atomic32 creator_pid;
+    Atomic32 corrupt;     // sticky: nonzero once any process found corruption
+    Atomic32 lanes_used;  // high-water mark of lane indices ever claimed
+    Atomic64 reclaimed;   // nodes returned by recovery, total
+    Atomic64 recoveries;  // successful reaps, total
+    alignas(64) Atomic64 head;  // M&S Head (tagged)
+    alignas(64) Atomic64 tail;  // M&S Tail (tagged)
+    alignas(64) Atomic64 free_top;  // Treiber stack top (tagged)
+    alignas(64) Atomic64 gate;      // recovery gate (see gate_*)
+    alignas(64) Atomic32 not_empty_seq;
+    Atomic32 not_empty_waiters;
+    alignas(64) Atomic32 not_full_seq;
+    Atomic32 not_full_waiters;
+};
+
+inline constexpr size_t kChecksummedBytes = offsetof(RegionHeader, checksum);
+
+// ---- lane: one per (handle, thread) using the queue -----------------------------
+// Owned by whoever holds the OFD lock at byte kLaneLockBase + index.
+struct alignas(64) Lane {
+    Atomic64 owner;     // (pid << 32) | nonce of the holder; 0 = unused or released
+    Atomic32 active;    // 1 while the holder is inside an operation
+    Atomic32 waiting;   // bit 0: counted in not_empty_waiters, bit 1: in not_full_waiters
+    Atomic64 enqueued;  // cumulative over all holders, written by the holder only
+    Atomic64 dequeued;
+    uint64_t reserved[4];
+};
+
+// ---- node ------------------------------------------------------------------------
+// refs counts the two events after which a node that was a message may be
+// reused: its data was copied out by the consumer that claimed it, and it was
+// unlinked as the dummy by the next dequeue. Whoever makes it 2 frees it.
+struct NodeHeader {
+    Atomic64 next;       // M&S next (tagged)
+    Atomic32 free_next;  // Treiber link (index only: the top carries the tag)
+    Atomic32 len;        // message length in bytes
+    Atomic32 refs;       // 0..2, see above
+    uint32_t reserved0;
+    uint64_t reserved1;
+};
+
+static_assert(sizeof(RegionHeader) == 4096);
+static_assert(offsetof(RegionHeader, checksum) == 108);
+static_assert(offsetof(RegionHeader, init_state) == 128);
+static_assert(offsetof(RegionHeader, head) % 64 == 0 && offsetof(RegionHeader, tail) % 64 == 0);
+static_assert(offsetof(RegionHeader, free_top) % 64 == 0);
+static_assert(offsetof(RegionHeader, gate) % 64 == 0);
+static_assert(sizeof(Lane) == 64 && alignof(Lane) == 64);
+static_assert(sizeof(NodeHeader) == 32);
+static_assert(offsetof(NodeHeader, next) % 8 == 0 && offsetof(NodeHeader, len) % 4 == 0);
+
+// Geometry derived from the creation parameters.
+struct Geometry {
+    uint64_t node_stride;
+    uint64_t lanes_offset;
+    uint64_t nodes_offset;
+    uint64_t total_size;
+};
+
+// False if the sizes overflow 64 bits.
+bool compute_geometry(uint32_t capacity, uint32_t max_message_size, uint32_t lane_count,
+                      Geometry *out) noexcept;
+
+}  // namespace cq::layout

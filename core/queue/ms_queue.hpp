@@ -1,0 +1,157 @@
+// Michael & Scott's non-blocking queue (PODC '96, figure 1) over the node
+// arena, with counted ("tagged") links so that no pointer lives in shared
+// memory. Labels E5..E17 and D2..D13 refer to the paper's pseudocode.
+//
+// Two departures from the paper, both for shared memory:
+//  - Claim, then copy. The paper copies the value out of head->next before
+//    the head CAS (D11) and frees the old dummy at once. Messages here are up
+//    to megabytes, and copying a node that another consumer may recycle is a
+//    data race; instead the CAS claims the message, the consumer copies it
+//    afterwards, and the node is freed only when both its consumer has
+//    released it and the next dequeue has unlinked it (NodeHeader::refs).
+//  - Chains. A producer links a pre-built chain of nodes with one CAS on the
+//    last node's next (E9), and a consumer claims a run of messages with one
+//    CAS on head (D13); the paper's tail-helping step handles both.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "core/queue/arena.hpp"
+#include "core/queue/free_list.hpp"
+
+namespace cq::ms_queue {
+
+using layout::bump;
+using layout::idx_of;
+using layout::kNil;
+using layout::tag_of;
+using layout::tagged;
+
+// Appends the chain first..last, whose next links are already set (last's to
+// kNil). Returns false if the list is damaged (index out of range, or more
+// tail-helping steps than there are nodes, as a planted cycle would cause).
+inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
+    auto &tail_word = a.hdr->tail;
+    uint64_t helps = 0;
+    uint64_t t;
+    for (;;) {
+        t = tail_word.load(std::memory_order_acquire);                  // E5
+        if (!a.valid(idx_of(t))) return false;
+        auto &next_word = a.node(idx_of(t))->next;
+        uint64_t next = next_word.load(std::memory_order_acquire);      // E6
+        if (t != tail_word.load(std::memory_order_acquire)) continue;   // E7
+        if (idx_of(next) == kNil) {                                     // E8
+            // E9. release: the chain's data, lengths and inner links are
+            // visible to a consumer that acquires this link. seq_cst (free
+            // on x86): it is the store half of the store-load pair with a
+            // sleeping consumer (see Queue::wake_not_empty).
+            if (next_word.compare_exchange_strong(next, tagged(first, tag_of(next) + 1),
+                                                  std::memory_order_seq_cst,
+                                                  std::memory_order_relaxed))
+                break;
+        } else {
+            if (!a.valid(idx_of(next)) || ++helps > uint64_t{a.count} + 1) return false;
+            // E13: tail is lagging; help swing it one node forward.
+            tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
+                                              std::memory_order_relaxed);
+        }
+    }
+    // E17: swing tail to the end of our chain; failure means someone helped.
+    tail_word.compare_exchange_strong(t, bump(t, last), std::memory_order_release,
+                                      std::memory_order_relaxed);
+    return true;
+}
+
+// Sets n's next to (target, tag + 1). The tag is never reset, so a stale E9
+// CAS against n's previous life fails.
+inline void set_next(const Arena &a, uint32_t n, uint32_t target) {
+    auto &w = a.node(n)->next;
+    w.store(bump(w.load(std::memory_order_relaxed), target), std::memory_order_relaxed);
+}
+
+// Releases one of the two references of a node (see NodeHeader::refs); the
+// second release returns the node to the free list.
+inline void release(const Arena &a, uint32_t n) {
+    auto &refs = a.node(n)->refs;
+    // acq_rel: the other party's accesses to the node (its copy of the data,
+    // or its read of next) happen-before the free and any later reuse.
+    if (refs.fetch_add(1, std::memory_order_acq_rel) == 1) {
+        refs.store(0, std::memory_order_relaxed);
+        free_list::push(a, n);
+    }
+}
+
+enum class Claim { ok, empty, too_big, corrupt };
+
+// What a successful claim hands to the caller: the old dummy (to release as
+// unlinked), and the claimed message nodes in order. The last claimed node
+// is the new dummy (release it once copied); earlier ones are wholly ours.
+struct Claimed {
+    uint32_t old_dummy;
+    uint32_t count;
+};
+
+// Claims up to `max` messages with one head CAS. ids receives the nodes;
+// fits(i, len) tells whether message i (length len) fits the caller's
+// buffer i; the run stops before the first that does not. If the first does
+// not fit, returns too_big with *first_len set and nothing claimed.
+template <typename Fits>
+Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out,
+            uint32_t *first_len) {
+    auto &head_word = a.hdr->head;
+    auto &tail_word = a.hdr->tail;
+    for (;;) {
+        uint64_t h = head_word.load(std::memory_order_acquire);          // D2
+        uint64_t t = tail_word.load(std::memory_order_acquire);          // D3
+        if (!a.valid(idx_of(h)) || !a.valid(idx_of(t))) return Claim::corrupt;
+        uint64_t next = a.node(idx_of(h))->next.load(std::memory_order_acquire);  // D4
+        if (h != head_word.load(std::memory_order_acquire)) continue;   // D5
+        if (idx_of(h) == idx_of(t)) {                                    // D6
+            if (idx_of(next) == kNil) return Claim::empty;               // D7-D8
+            if (!a.valid(idx_of(next))) return Claim::corrupt;
+            // D10: tail is lagging behind a linked node; help it.
+            tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
+                                              std::memory_order_relaxed);
+            continue;
+        }
+        // Walk the run to claim. Tail was read after head, so while head is
+        // still h the nodes from h up to idx(t) are linked and not free;
+        // stopping at idx(t) keeps head from overtaking tail.
+        uint32_t cur = idx_of(next);
+        uint32_t n = 0;
+        bool stale = false;
+        for (;;) {
+            if (!a.valid(cur)) return Claim::corrupt;
+            uint32_t len = a.node(cur)->len.load(std::memory_order_relaxed);
+            if (!fits(n, len)) {
+                if (n == 0) {
+                    // The length is trustworthy only if head did not move.
+                    if (h != head_word.load(std::memory_order_acquire)) {
+                        stale = true;
+                        break;
+                    }
+                    if (len > a.max_len) return Claim::corrupt;
+                    *first_len = len;
+                    return Claim::too_big;
+                }
+                break;
+            }
+            ids[n++] = cur;
+            if (n == max || cur == idx_of(t)) break;
+            uint64_t nn = a.node(cur)->next.load(std::memory_order_acquire);
+            if (idx_of(nn) == kNil) break;
+            cur = idx_of(nn);
+        }
+        if (stale) continue;
+        // D13. acq_rel: acquire the producers' writes of the claimed data;
+        // release orders our reads before whoever next moves head.
+        if (head_word.compare_exchange_strong(h, bump(h, ids[n - 1]), std::memory_order_acq_rel,
+                                              std::memory_order_relaxed)) {
+            *out = Claimed{idx_of(h), n};
+            return Claim::ok;
+        }
+    }
+}
+
+}  // namespace cq::ms_queue

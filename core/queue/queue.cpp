@@ -1,0 +1,394 @@
+#include "core/queue/queue.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "core/queue/free_list.hpp"
+#include "core/queue/ms_queue.hpp"
+#include "core/shm/fence.hpp"
+#include "core/shm/futex.hpp"
+#include "core/util/clock.hpp"
+
+namespace cq {
+using namespace layout;
+
+namespace {
+// Bumped in every child created by fork(): handles opened before the fork
+// refuse to work there (they would share the parent's lanes and locks).
+std::atomic<uint64_t> g_fork_gen{0};
+void on_fork_child() { g_fork_gen.fetch_add(1, std::memory_order_relaxed); }
+
+constexpr uint32_t kMaxClaim = 256;     // messages per head CAS in a batch
+constexpr int kSpinTries = 200;         // non-blocking retries before sleeping
+constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
+
+const uint32_t *futex_word(const Atomic32 &a) { return reinterpret_cast<const uint32_t *>(&a); }
+}  // namespace
+
+Queue::Queue(std::unique_ptr<Region> region)
+    : region_(std::move(region)),
+      hdr_(region_->header()),
+      arena_{hdr_, region_->node_base(), hdr_->node_stride, hdr_->node_count,
+             hdr_->max_message_size},
+      lanes_(std::make_shared<LaneSet>(hdr_, region_->lanes(), region_->fd())),
+      fork_gen_(g_fork_gen.load(std::memory_order_relaxed)),
+      light_fence_(membarrier_light_ok()) {
+    lanes_->self_ = lanes_;
+}
+
+Queue::~Queue() = default;
+
+Errc Queue::open(const char *name, const RegionParams &params, std::unique_ptr<Queue> *out) {
+    static std::once_flag atfork;
+    std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
+    std::unique_ptr<Region> region;
+    if (Errc e = Region::open(name, params, &region); e != Errc::ok) return e;
+    std::unique_ptr<Queue> q(new (std::nothrow) Queue(std::move(region)));
+    if (!q) return fail(Errc::nomem, "out of memory");
+    // A process that notices a dead peer recovers what it held.
+    if (q->any_dead_lane()) q->recover(nullptr);
+    clear_last_error();
+    *out = std::move(q);
+    return Errc::ok;
+}
+
+Errc Queue::mark_corrupt(const char *what) {
+    hdr_->corrupt.store(1, std::memory_order_relaxed);
+    return fail(Errc::corrupt, "queue %s is corrupt: %s", region_->name().c_str(), what);
+}
+
+Errc Queue::check_usable() {
+    if (g_fork_gen.load(std::memory_order_relaxed) != fork_gen_)
+        return fail(Errc::perm, "handle of %s used in a child after fork(); open it again there",
+                    region_->name().c_str());
+    if (hdr_->corrupt.load(std::memory_order_relaxed))
+        return fail(Errc::corrupt, "queue %s was marked corrupt by a process that found damage",
+                    region_->name().c_str());
+    return Errc::ok;
+}
+
+// Fast path of every operation: announce "inside an operation", then check
+// the recovery gate. The pair is a store-load (Dekker) handshake with the
+// reaper, which closes the gate and then reads every lane: with the fences,
+// either we see the gate closed or the reaper sees us active.
+Lane *Queue::enter(Errc *err) {
+    if (Errc e = check_usable(); e != Errc::ok) {
+        *err = e;
+        return nullptr;
+    }
+    bool took_dead = false;
+    Lane *lane = lanes_->for_this_thread(&took_dead);
+    if (!lane) {
+        *err = Errc::busy;
+        return nullptr;
+    }
+    if (took_dead && auto_recover_) reap(lane, nullptr, nullptr);
+    for (;;) {
+#ifdef CQUEUE_FENCE_FREE
+        lane->active.exchange(1, std::memory_order_seq_cst);
+        uint64_t g = hdr_->gate.load(std::memory_order_seq_cst);
+#else
+        lane->active.store(1, std::memory_order_relaxed);
+        light_fence(light_fence_);
+        uint64_t g = hdr_->gate.load(std::memory_order_relaxed);
+#endif
+        if (!gate_closed(g)) return lane;
+        wait_gate(lane);
+    }
+}
+
+// The gate is closed: step out of the operation and wait for the reaper.
+// A reaper that overstays its deadline (stopped or killed mid-scan) has its
+// gate broken open, which invalidates its scan: it then reclaims nothing.
+void Queue::wait_gate(Lane *lane) {
+    leave(lane);
+    for (;;) {
+        uint64_t g = hdr_->gate.load(std::memory_order_acquire);
+        if (!gate_closed(g)) return;
+        if (monotonic_ns() / 1'000'000 > gate_deadline_ms(g)) {
+            hdr_->gate.compare_exchange_strong(g, gate_open(gate_gen(g) + 1),
+                                               std::memory_order_seq_cst);
+            return;
+        }
+        sleep_ns(20'000);
+    }
+}
+
+void Queue::wake_not_empty() {
+    // Load half of the store-load pair: our link CAS was seq_cst.
+    if (hdr_->not_empty_waiters.load(std::memory_order_seq_cst) != 0) {
+        hdr_->not_empty_seq.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake(futex_word(hdr_->not_empty_seq), INT_MAX);
+    }
+}
+
+void Queue::wake_not_full() {
+    if (hdr_->not_full_waiters.load(std::memory_order_seq_cst) != 0) {
+        hdr_->not_full_seq.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake(futex_word(hdr_->not_full_seq), INT_MAX);
+    }
+}
+
+Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
+    uint32_t first, last, got;
+    switch (free_list::pop_chain(arena_, count, &first, &last, &got)) {
+        case free_list::PopResult::empty: return Errc::full;
+        case free_list::PopResult::corrupt: return mark_corrupt("free-list index out of range");
+        case free_list::PopResult::ok: break;
+    }
+    // The chain is ours alone now; only its atomics may still be read by
+    // threads holding stale indices, and they will fail their CASes.
+    uint32_t cur = first;
+    for (uint32_t i = 0; i < got; ++i) {
+        NodeHeader *n = arena_.node(cur);
+        n->len.store(static_cast<uint32_t>(msgs[i].len), std::memory_order_relaxed);
+        if (msgs[i].len) std::memcpy(arena_.data(cur), msgs[i].data, msgs[i].len);
+        uint32_t nxt = i + 1 < got ? n->free_next.load(std::memory_order_relaxed) : kNil;
+        ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
+        cur = nxt;
+    }
+    if (!ms_queue::link_chain(arena_, first, last))
+        return mark_corrupt("queue list is damaged (index out of range or a cycle)");
+    lane->enqueued.store(lane->enqueued.load(std::memory_order_relaxed) + got,
+                         std::memory_order_relaxed);
+    *done = got;
+    return Errc::ok;
+}
+
+Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done) {
+    uint32_t ids[kMaxClaim];
+    *done = 0;
+    while (*done < count) {
+        MutBuf *b = bufs + *done;
+        uint32_t want = count - *done < kMaxClaim ? count - *done : kMaxClaim;
+        ms_queue::Claimed c{};
+        uint32_t first_len = 0;
+        auto fits = [b](uint32_t i, uint32_t len) { return len <= b[i].cap; };
+        switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len)) {
+            case ms_queue::Claim::empty: return *done ? Errc::ok : Errc::empty;
+            case ms_queue::Claim::too_big:
+                if (*done) return Errc::ok;
+                b[0].len = first_len;
+                return fail(Errc::msgsize, "message of %u bytes does not fit a %zu-byte buffer",
+                            first_len, b[0].cap);
+            case ms_queue::Claim::corrupt:
+                return mark_corrupt("queue list index out of range");
+            case ms_queue::Claim::ok: break;
+        }
+        bool bad = false;
+        for (uint32_t j = 0; j < c.count; ++j) {
+            uint32_t len = arena_.node(ids[j])->len.load(std::memory_order_relaxed);
+            if (len > arena_.max_len || len > b[j].cap) {
+                bad = true;
+                len = 0;
+            }
+            if (len) std::memcpy(b[j].data, arena_.data(ids[j]), len);
+            b[j].len = len;
+        }
+        // The old dummy we unlinked; the new dummy once its data is copied.
+        // Nodes in between were both claimed and unlinked by us: free them
+        // in one push.
+        ms_queue::release(arena_, c.old_dummy);
+        if (c.count > 1) {
+            for (uint32_t j = 0; j + 2 < c.count; ++j)
+                arena_.node(ids[j])->free_next.store(ids[j + 1], std::memory_order_relaxed);
+            free_list::push_chain(arena_, ids[0], ids[c.count - 2]);
+        }
+        ms_queue::release(arena_, ids[c.count - 1]);
+        lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
+                             std::memory_order_relaxed);
+        *done += c.count;
+        if (bad) return mark_corrupt("a message length exceeds max_message_size");
+        if (c.count < want) break;  // the queue ran dry or a buffer was too small
+    }
+    return Errc::ok;
+}
+
+Errc Queue::enqueue(const void *data, size_t len) {
+    ConstBuf m{data, len};
+    int r = enqueue_batch(&m, 1);
+    return r > 0 ? Errc::ok : static_cast<Errc>(r);
+}
+
+Errc Queue::dequeue(void *buf, size_t cap, size_t *len) {
+    MutBuf b{buf, cap, 0};
+    int r = dequeue_batch(&b, 1);
+    if (r > 0 || r == static_cast<int>(Errc::msgsize)) *len = b.len;
+    return r > 0 ? Errc::ok : static_cast<Errc>(r);
+}
+
+int Queue::enqueue_batch(const ConstBuf *msgs, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i)
+        if (msgs[i].len > arena_.max_len)
+            return static_cast<int>(fail(Errc::msgsize,
+                                         "message %u is %zu bytes; queue %s takes at most %u", i,
+                                         msgs[i].len, region_->name().c_str(), arena_.max_len));
+    Errc e;
+    Lane *lane = enter(&e);
+    if (!lane) return static_cast<int>(e);
+    uint32_t done = 0;
+    e = try_enqueue(lane, msgs, count, &done);
+    leave(lane);
+    if (e == Errc::ok) {
+        wake_not_empty();
+        return static_cast<int>(done);
+    }
+    if (e == Errc::full) {
+        maybe_recover_on_full();
+        // Recovery may have returned nodes; one more try.
+        lane = enter(&e);
+        if (!lane) return static_cast<int>(e);
+        e = try_enqueue(lane, msgs, count, &done);
+        leave(lane);
+        if (e == Errc::ok) {
+            wake_not_empty();
+            return static_cast<int>(done);
+        }
+        if (e == Errc::full)
+            fail(Errc::full, "queue %s is full (%u messages)", region_->name().c_str(),
+                 capacity());
+    }
+    return static_cast<int>(e);
+}
+
+int Queue::dequeue_batch(MutBuf *bufs, uint32_t count) {
+    Errc e;
+    Lane *lane = enter(&e);
+    if (!lane) return static_cast<int>(e);
+    uint32_t done = 0;
+    e = try_dequeue(lane, bufs, count, &done);
+    leave(lane);
+    if (done) wake_not_full();
+    if (e != Errc::ok) return static_cast<int>(e);
+    return static_cast<int>(done);
+}
+
+Errc Queue::enqueue_wait(const void *data, size_t len, int64_t timeout_ns) {
+    const uint64_t deadline = deadline_after(timeout_ns);
+    for (int i = 0; i < kSpinTries; ++i) {
+        Errc e = enqueue(data, len);
+        if (e != Errc::full) return e;
+        if (timeout_ns == 0) break;
+        cpu_relax();
+    }
+    if (timeout_ns == 0) return fail(Errc::timedout, "queue is full and timeout is 0");
+    bool unused;
+    Lane *lane = lanes_->for_this_thread(&unused);
+    if (!lane) return Errc::busy;
+    // Register as a waiter before the last check (the load half of the
+    // handshake in wake_not_full), then sleep on the sequence word.
+    hdr_->not_full_waiters.fetch_add(1, std::memory_order_seq_cst);
+    lane->waiting.fetch_or(2u, std::memory_order_relaxed);
+    Errc e;
+    for (;;) {
+        uint32_t seq = hdr_->not_full_seq.load(std::memory_order_seq_cst);
+        e = enqueue(data, len);
+        if (e != Errc::full) break;
+        if (monotonic_ns() >= deadline) {
+            e = fail(Errc::timedout, "queue %s stayed full", region_->name().c_str());
+            break;
+        }
+        futex_wait(futex_word(hdr_->not_full_seq), seq, deadline);
+    }
+    lane->waiting.fetch_and(~2u, std::memory_order_relaxed);
+    hdr_->not_full_waiters.fetch_sub(1, std::memory_order_seq_cst);
+    return e;
+}
+
+Errc Queue::dequeue_wait(void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
+    const uint64_t deadline = deadline_after(timeout_ns);
+    for (int i = 0; i < kSpinTries; ++i) {
+        Errc e = dequeue(buf, cap, len);
+        if (e != Errc::empty) return e;
+        if (timeout_ns == 0) break;
+        cpu_relax();
+    }
+    if (timeout_ns == 0) return fail(Errc::timedout, "queue is empty and timeout is 0");
+    bool unused;
+    Lane *lane = lanes_->for_this_thread(&unused);
+    if (!lane) return Errc::busy;
+    hdr_->not_empty_waiters.fetch_add(1, std::memory_order_seq_cst);
+    lane->waiting.fetch_or(1u, std::memory_order_relaxed);
+    Errc e;
+    for (;;) {
+        uint32_t seq = hdr_->not_empty_seq.load(std::memory_order_seq_cst);
+        e = dequeue(buf, cap, len);
+        if (e != Errc::empty) break;
+        if (monotonic_ns() >= deadline) {
+            e = fail(Errc::timedout, "queue %s stayed empty", region_->name().c_str());
+            break;
+        }
+        futex_wait(futex_word(hdr_->not_empty_seq), seq, deadline);
+    }
+    lane->waiting.fetch_and(~1u, std::memory_order_relaxed);
+    hdr_->not_empty_waiters.fetch_sub(1, std::memory_order_seq_cst);
+    return e;
+}
+
+bool Queue::any_dead_lane() {
+    const uint32_t used = hdr_->lanes_used.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i)
+        if (lanes_->state_of(i) == LaneSet::State::dead) return true;
+    return false;
+}
+
+void Queue::maybe_recover_on_full() {
+    if (!auto_recover_) return;
+    uint64_t now = monotonic_ns();
+    uint64_t last = last_full_check_ns_.load(std::memory_order_relaxed);
+    if (now - last < kFullCheckNs ||
+        !last_full_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed))
+        return;
+    if (any_dead_lane()) recover(nullptr);
+}
+
+Errc Queue::recover(uint64_t *reclaimed, Audit *audit) {
+    if (Errc e = check_usable(); e != Errc::ok) return e;
+    bool took_dead = false;
+    Lane *lane = lanes_->for_this_thread(&took_dead);
+    if (!lane) return Errc::busy;
+    return reap(lane, reclaimed, audit);
+}
+
+Errc Queue::stats(QueueStats *out) {
+    if (Errc e = check_usable(); e != Errc::ok) return e;
+    QueueStats s{};
+    s.capacity = capacity();
+    s.max_message_size = arena_.max_len;
+    s.reclaimed = hdr_->reclaimed.load(std::memory_order_relaxed);
+    s.recoveries = hdr_->recoveries.load(std::memory_order_relaxed);
+    const uint32_t used = hdr_->lanes_used.load(std::memory_order_acquire);
+    Lane *lanes = region_->lanes();
+    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) {
+        s.enqueued += lanes[i].enqueued.load(std::memory_order_relaxed);
+        s.dequeued += lanes[i].dequeued.load(std::memory_order_relaxed);
+        switch (lanes_->state_of(i)) {
+            case LaneSet::State::live: ++s.lanes_live; break;
+            case LaneSet::State::dead: ++s.lanes_dead; break;
+            case LaneSet::State::unused: break;
+        }
+    }
+    // Walks, bounded by the node count: exact when no operation is in
+    // flight, an estimate otherwise.
+    uint32_t cur = idx_of(hdr_->head.load(std::memory_order_acquire));
+    for (uint64_t steps = 0; arena_.valid(cur) && steps < arena_.count; ++steps) {
+        uint32_t nx = idx_of(arena_.node(cur)->next.load(std::memory_order_acquire));
+        if (nx == kNil) break;
+        ++s.length;
+        cur = nx;
+    }
+    cur = idx_of(hdr_->free_top.load(std::memory_order_acquire));
+    for (uint64_t steps = 0; arena_.valid(cur) && steps < arena_.count; ++steps) {
+        ++s.free_nodes;
+        cur = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
+    }
+    *out = s;
+    return Errc::ok;
+}
+
+}  // namespace cq

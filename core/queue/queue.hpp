@@ -1,0 +1,107 @@
+// A handle on a shared-memory queue: the operations of the C API's cq_*
+// functions, in C++. One object per cq_open; any number of threads may use
+// it at once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/queue/arena.hpp"
+#include "core/queue/lanes.hpp"
+#include "core/queue/region.hpp"
+#include "core/util/errors.hpp"
+
+namespace cq {
+
+// Layout-compatible with cq_iov / cq_rbuf (capi static_asserts it).
+struct ConstBuf {
+    const void *data;
+    size_t len;
+};
+struct MutBuf {
+    void *data;
+    size_t cap;
+    size_t len;
+};
+
+struct QueueStats {
+    uint32_t capacity;
+    uint32_t max_message_size;
+    uint64_t length;
+    uint64_t free_nodes;
+    uint64_t enqueued;
+    uint64_t dequeued;
+    uint64_t reclaimed;
+    uint64_t recoveries;
+    uint32_t lanes_live;
+    uint32_t lanes_dead;
+};
+
+// What a full walk of the structure found (recovery's scan, quiescent).
+struct Audit {
+    uint64_t queued = 0;   // messages on the list
+    uint64_t free = 0;     // nodes on the free list
+    uint64_t orphans = 0;  // nodes on neither (held by the dead)
+};
+
+class Queue {
+public:
+    static Errc open(const char *name, const RegionParams &params, std::unique_ptr<Queue> *out);
+    ~Queue();
+
+    Errc enqueue(const void *data, size_t len);
+    Errc dequeue(void *buf, size_t cap, size_t *len);
+    Errc enqueue_wait(const void *data, size_t len, int64_t timeout_ns);
+    Errc dequeue_wait(void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+    // Count enqueued/dequeued (> 0) or a negative Errc value.
+    int enqueue_batch(const ConstBuf *msgs, uint32_t count);
+    int dequeue_batch(MutBuf *bufs, uint32_t count);
+
+    Errc stats(QueueStats *out);
+    // Stop-the-world recovery. *audit (may be null) receives the scan.
+    Errc recover(uint64_t *reclaimed, Audit *audit = nullptr);
+    void set_auto_recover(bool on) { auto_recover_ = on; }
+
+    const Region &region() const { return *region_; }
+    uint32_t capacity() const { return arena_.count - 1; }
+    uint32_t max_message_size() const { return arena_.max_len; }
+
+    // Tunables for tests: how long recovery waits for live lanes to leave
+    // their operations, and how long waiters respect a closed gate.
+    void set_quiesce_timeout_ns(uint64_t ns) { quiesce_timeout_ns_ = ns; }
+
+private:
+    explicit Queue(std::unique_ptr<Region> region);
+
+    Errc check_usable();
+    layout::Lane *enter(Errc *err);
+    void wait_gate(layout::Lane *lane);
+    static void leave(layout::Lane *lane) {
+        // release: everything this operation did happens-before a reaper
+        // that acquires active == 0.
+        lane->active.store(0, std::memory_order_release);
+    }
+    Errc mark_corrupt(const char *what);
+    Errc try_enqueue(layout::Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done);
+    Errc try_dequeue(layout::Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done);
+    void wake_not_empty();
+    void wake_not_full();
+    bool any_dead_lane();
+    void maybe_recover_on_full();
+    Errc reap(layout::Lane *self, uint64_t *reclaimed, Audit *audit);
+
+    std::unique_ptr<Region> region_;
+    layout::RegionHeader *hdr_;
+    Arena arena_;
+    std::shared_ptr<LaneSet> lanes_;
+    uint64_t fork_gen_;
+    bool light_fence_;
+    bool auto_recover_ = true;
+    std::atomic<uint64_t> last_full_check_ns_{0};
+    uint64_t quiesce_timeout_ns_ = 200'000'000;
+};
+
+}  // namespace cq

@@ -1,0 +1,231 @@
+// Recovery: return the nodes a dead process held to the free list.
+//
+// Every node is on the queue list, on the free list, or held privately by an
+// operation in progress. A process killed mid-operation leaves its private
+// nodes on neither list, and nobody else will ever touch them. Recovery
+// stops the world, finds them by reachability, and pushes them back:
+//
+//  1. Close the gate (a word in the header). New operations see it and wait;
+//     the asymmetric fence pairs with their "active" store (Queue::enter).
+//  2. Wait, bounded, for every live lane to leave its operation. Lanes of
+//     dead processes (OFD lock gone) are ignored: they will never act again.
+//  3. Scan: mark every node reachable from head and from the free list. A
+//     quiescent live lane holds nothing, so every unmarked node is an orphan
+//     of a dead process. The scan also finds damage (out-of-range indices,
+//     cycles, a tail off the list) and marks the queue corrupt.
+//  4. Reopen the gate with a CAS that succeeds only if no waiter broke it
+//     (waiters break a gate whose deadline passed, so a stopped reaper
+//     blocks nobody for long). Success proves the scan saw a stopped world.
+//  5. Push the orphans. Orphans stay orphans after the gate reopens (no live
+//     process can reach them), so this runs concurrently with operations.
+//     Our own lane stays active until then, so a second reaper cannot scan
+//     (and double-free) them while we are alive; if we die first, they are
+//     still orphans for the next one.
+#include <algorithm>
+#include <bit>
+#include <new>
+#include <vector>
+
+#include "core/queue/free_list.hpp"
+#include "core/queue/ms_queue.hpp"
+#include "core/queue/queue.hpp"
+#include "core/shm/fence.hpp"
+#include "core/util/clock.hpp"
+
+namespace cq {
+using namespace layout;
+
+namespace {
+
+class Marks {
+public:
+    explicit Marks(uint32_t n) : bits_((uint64_t{n} + 63) / 64, 0) {}
+    bool test_and_set(uint32_t i) {
+        uint64_t &w = bits_[i / 64];
+        uint64_t m = uint64_t{1} << (i % 64);
+        bool was = w & m;
+        w |= m;
+        return was;
+    }
+    bool test(uint32_t i) const { return bits_[i / 64] & (uint64_t{1} << (i % 64)); }
+
+private:
+    std::vector<uint64_t> bits_;
+};
+
+struct Scan {
+    Audit audit;
+    uint32_t dummy = kNil;
+    bool dummy_unreleased = false;
+    const char *damage = nullptr;
+};
+
+// Marks both lists; the world is stopped.
+void scan(const Arena &a, Marks &marks, Scan *s) {
+    const RegionHeader *h = a.hdr;
+    uint32_t head = idx_of(h->head.load(std::memory_order_acquire));
+    uint32_t tail = idx_of(h->tail.load(std::memory_order_acquire));
+    if (!a.valid(head) || !a.valid(tail)) {
+        s->damage = "head or tail index out of range";
+        return;
+    }
+    marks.test_and_set(head);
+    bool tail_seen = head == tail;
+    for (uint32_t cur = head;;) {
+        uint32_t nx = idx_of(a.node(cur)->next.load(std::memory_order_acquire));
+        if (nx == kNil) break;
+        if (!a.valid(nx)) {
+            s->damage = "a queued node links to an index out of range";
+            return;
+        }
+        if (marks.test_and_set(nx)) {
+            s->damage = "the queue list has a cycle";
+            return;
+        }
+        if (a.node(nx)->len.load(std::memory_order_relaxed) > a.max_len) {
+            s->damage = "a queued message is longer than max_message_size";
+            return;
+        }
+        ++s->audit.queued;
+        tail_seen |= nx == tail;
+        cur = nx;
+    }
+    if (!tail_seen) {
+        s->damage = "tail is not on the queue list";
+        return;
+    }
+    for (uint32_t cur = idx_of(h->free_top.load(std::memory_order_acquire)); cur != kNil;
+         cur = a.node(cur)->free_next.load(std::memory_order_relaxed)) {
+        if (!a.valid(cur)) {
+            s->damage = "a free-list link is out of range";
+            return;
+        }
+        if (marks.test_and_set(cur)) {
+            s->damage = "the free list has a cycle or shares a node with the queue";
+            return;
+        }
+        ++s->audit.free;
+    }
+    s->audit.orphans = uint64_t{a.count} - 1 - s->audit.queued - s->audit.free;
+    s->dummy = head;
+    // Quiescent live consumers have released what they claimed, so a dummy
+    // whose data-read reference is missing was claimed by the dead.
+    s->dummy_unreleased = a.node(head)->refs.load(std::memory_order_acquire) == 0;
+}
+
+}  // namespace
+
+Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
+    if (reclaimed) *reclaimed = 0;
+    // Enter like an operation, so that a concurrent reaper waits for us.
+    uint64_t g;
+    for (;;) {
+        self->active.exchange(1, std::memory_order_seq_cst);
+        g = hdr_->gate.load(std::memory_order_seq_cst);
+        if (!gate_closed(g)) break;
+        wait_gate(self);
+    }
+    const uint64_t gen = gate_gen(g);
+    const uint64_t deadline_ms = (monotonic_ns() + quiesce_timeout_ns_) / 1'000'000 +
+                                 uint64_t{arena_.count} / 20'000 + 100;
+    const uint64_t closed = gate_close(gen, deadline_ms);
+    if (!hdr_->gate.compare_exchange_strong(g, closed, std::memory_order_seq_cst)) {
+        leave(self);
+        return fail(Errc::busy, "another process is recovering %s", region_->name().c_str());
+    }
+    heavy_fence();
+
+    auto reopen = [&] {
+        uint64_t c = closed;
+        hdr_->gate.compare_exchange_strong(c, gate_open(gen + 1), std::memory_order_seq_cst);
+        leave(self);
+    };
+
+    // 2. Quiesce.
+    const uint32_t me = lanes_->index_of(self);
+    const uint32_t used = std::min(hdr_->lanes_used.load(std::memory_order_seq_cst),
+                                   hdr_->lane_count);
+    Lane *lanes = region_->lanes();
+    std::vector<std::pair<uint32_t, uint64_t>> dead;
+    const uint64_t quiesce_deadline = monotonic_ns() + quiesce_timeout_ns_;
+    for (uint32_t i = 0; i < used; ++i) {
+        if (i == me) continue;
+        uint64_t owner = lanes[i].owner.load(std::memory_order_acquire);
+        if (owner == 0) continue;
+        for (int spins = 0;; ++spins) {
+            LaneSet::State st = lanes_->state_of(i);
+            if (st == LaneSet::State::dead) {
+                dead.emplace_back(i, owner);
+                break;
+            }
+            if (st == LaneSet::State::unused ||
+                lanes[i].active.load(std::memory_order_acquire) == 0)
+                break;
+            if (monotonic_ns() > quiesce_deadline) {
+                reopen();
+                return fail(Errc::busy,
+                            "recovery of %s gave up: lane %u (pid %llu) stayed inside an "
+                            "operation (stopped?)",
+                            region_->name().c_str(), i,
+                            static_cast<unsigned long long>(owner >> 32));
+            }
+            if (spins < 100)
+                cpu_relax();
+            else
+                sleep_ns(50'000);
+        }
+    }
+
+    // 3. Scan.
+    Scan s;
+    std::vector<uint32_t> orphans;
+    try {
+        Marks marks(arena_.count);
+        scan(arena_, marks, &s);
+        if (!s.damage && s.audit.orphans) {
+            orphans.reserve(s.audit.orphans);
+            for (uint32_t i = 0; i < arena_.count; ++i)
+                if (!marks.test(i)) orphans.push_back(i);
+        }
+    } catch (const std::bad_alloc &) {
+        reopen();
+        return fail(Errc::nomem, "recovery of %s: no memory for the scan",
+                    region_->name().c_str());
+    }
+    if (s.damage) {
+        reopen();
+        return mark_corrupt(s.damage);
+    }
+
+    // 4. Reopen; failure means a waiter broke the gate and the scan is void.
+    uint64_t c = closed;
+    if (!hdr_->gate.compare_exchange_strong(c, gate_open(gen + 1), std::memory_order_seq_cst)) {
+        leave(self);
+        return fail(Errc::busy, "recovery of %s overran its deadline and was cancelled",
+                    region_->name().c_str());
+    }
+
+    // 5. Commit (still active: see the top of the file).
+    if (!orphans.empty()) {
+        for (size_t k = 0; k < orphans.size(); ++k) {
+            NodeHeader *n = arena_.node(orphans[k]);
+            n->refs.store(0, std::memory_order_relaxed);
+            n->free_next.store(k + 1 < orphans.size() ? orphans[k + 1] : kNil,
+                               std::memory_order_relaxed);
+        }
+        free_list::push_chain(arena_, orphans.front(), orphans.back());
+        hdr_->reclaimed.fetch_add(orphans.size(), std::memory_order_relaxed);
+    }
+    // The dead claimer of the current dummy never released it: release on
+    // its behalf, exactly once (the scan proved nobody else will).
+    if (s.dummy_unreleased) ms_queue::release(arena_, s.dummy);
+    for (auto &[i, owner] : dead) lanes_->retire_dead(i, owner);
+    hdr_->recoveries.fetch_add(1, std::memory_order_relaxed);
+    leave(self);
+    if (!orphans.empty()) wake_not_full();
+    if (reclaimed) *reclaimed = orphans.size();
+    if (audit) *audit = s.audit;
+    return Errc::ok;
+}
+
+}  // namespace cq

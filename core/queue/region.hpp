@@ -1,0 +1,62 @@
+// A queue region: the named shared-memory object or file, mapped, with its
+// header validated. Creation, attachment, waiting for a creator and the
+// re-initialisation of a region whose creator died live here.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/queue/layout.hpp"
+#include "core/shm/fd.hpp"
+#include "core/util/errors.hpp"
+
+namespace cq {
+
+struct RegionParams {
+    bool create = false;
+    bool excl = false;
+    uint32_t capacity = 65536;
+    uint32_t max_message_size = 256;
+    uint32_t lane_count = layout::kDefaultLanes;
+    mode_t mode = 0600;
+    uint64_t creator_wait_ns = 5'000'000'000;  // bound on waiting for another creator
+};
+
+// Checks a name: a shm name [A-Za-z0-9._-]{1,200} (not only dots), or a path
+// (contains '/', at most 4095 bytes, no NUL).
+Errc check_region_name(const char *name) noexcept;
+
+// Validates a ready header against the size of the object it was read from.
+// Everything the attach path trusts is checked here; it is the fuzz target.
+Errc validate_header(const layout::RegionHeader *h, uint64_t object_size) noexcept;
+
+class Region {
+public:
+    static Errc open(const char *name, const RegionParams &params, std::unique_ptr<Region> *out);
+    static Errc unlink(const char *name);
+
+    layout::RegionHeader *header() const { return hdr_; }
+    layout::Lane *lanes() const {
+        return reinterpret_cast<layout::Lane *>(base() + hdr_->lanes_offset);
+    }
+    char *node_base() const { return base() + hdr_->nodes_offset; }
+    int fd() const { return fd_.get(); }
+    const std::string &name() const { return name_; }
+    bool created() const { return created_; }
+
+private:
+    Region(Fd fd, Mapping map, std::string name, bool created);
+    char *base() const { return static_cast<char *>(map_.get()); }
+
+    Fd fd_;
+    Mapping map_;
+    layout::RegionHeader *hdr_;
+    std::string name_;
+    bool created_;
+};
+
+}  // namespace cq
