@@ -88,6 +88,7 @@ Lane *Queue::enter(Errc *err) {
         return nullptr;
     }
     if (took_dead && auto_recover_) reap(lane, nullptr, nullptr);
+    if (!gate_enabled_) return lane;
     for (;;) {
 #ifdef CQUEUE_FENCE_FREE
         lane->active.exchange(1, std::memory_order_seq_cst);

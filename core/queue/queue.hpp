@@ -72,6 +72,9 @@ public:
     // Tunables for tests: how long recovery waits for live lanes to leave
     // their operations, and how long waiters respect a closed gate.
     void set_quiesce_timeout_ns(uint64_t ns) { quiesce_timeout_ns_ = ns; }
+    // Benchmarks only: skip the recovery gate on the fast path, to measure
+    // what it costs. Unsafe with recovery: never use outside bench/.
+    void disable_gate_for_bench() { gate_enabled_ = false; }
 
 private:
     explicit Queue(std::unique_ptr<Region> region);
@@ -100,6 +103,7 @@ private:
     uint64_t fork_gen_;
     bool light_fence_;
     bool auto_recover_ = true;
+    bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
     uint64_t quiesce_timeout_ns_ = 200'000'000;
 };
