@@ -30,7 +30,7 @@ cq::Queue *impl(cq_queue *q) { return reinterpret_cast<cq::Queue *>(q); }
 // smaller struct_size (none exist yet), newer ones a larger one.
 constexpr uint32_t kOptionsV1 = offsetof(cq_queue_options, mode) + sizeof(uint32_t);
 constexpr uint32_t kStatsV1 = offsetof(cq_queue_stats, reclaimed) + sizeof(uint64_t);
-constexpr uint32_t kKnownFlags = CQ_CREATE | CQ_EXCL;
+constexpr uint32_t kKnownFlags = CQ_CREATE | CQ_EXCL | CQ_NO_RECOVER;
 }  // namespace
 
 extern "C" {
@@ -64,6 +64,7 @@ CQ_API int cq_open(const char *name, const cq_queue_options *opts, cq_queue **ou
             p.capacity = opts->capacity;
             p.max_message_size = opts->max_message_size;
             p.mode = opts->mode;
+            p.auto_recover = !(opts->flags & CQ_NO_RECOVER);
         }
         std::unique_ptr<cq::Queue> q;
         if (Errc e = cq::Queue::open(name, p, &q); e != Errc::ok) return to_int(e);
@@ -178,15 +179,6 @@ CQ_API int cq_recover(cq_queue *q, uint64_t *reclaimed) {
     return guard([&] {
         if (!q) return inval("cq_recover: queue is NULL");
         return to_int(impl(q)->recover(reclaimed));
-    });
-}
-
-CQ_API int cq_set_auto_recover(cq_queue *q, int enabled) {
-    return guard([&] {
-        if (!q) return inval("cq_set_auto_recover: queue is NULL");
-        if (enabled != 0 && enabled != 1) return inval("cq_set_auto_recover: enabled must be 0 or 1");
-        impl(q)->set_auto_recover(enabled == 1);
-        return CQ_OK;
     });
 }
 

@@ -78,6 +78,7 @@ struct alignas(4096) RegionHeader {
     alignas(64) Atomic64 tail;  // M&S Tail (tagged)
     alignas(64) Atomic64 free_top;  // Treiber stack top (tagged)
     alignas(64) Atomic64 gate;      // recovery gate (see gate_*)
+    Atomic32 gate_holder;           // lane index of the last reaper to close it
     alignas(64) Atomic32 not_empty_seq;
     Atomic32 not_empty_waiters;
     alignas(64) Atomic32 not_full_seq;

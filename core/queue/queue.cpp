@@ -26,6 +26,7 @@ void on_fork_child() { g_fork_gen.fetch_add(1, std::memory_order_relaxed); }
 constexpr uint32_t kMaxClaim = 256;     // messages per head CAS in a batch
 constexpr int kSpinTries = 200;         // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
+constexpr uint64_t kMaxGateMs = 600'000;       // no honest reaper closes the gate longer
 
 const uint32_t *futex_word(const Atomic32 &a) { return reinterpret_cast<const uint32_t *>(&a); }
 }  // namespace
@@ -50,8 +51,9 @@ Errc Queue::open(const char *name, const RegionParams &params, std::unique_ptr<Q
     if (Errc e = Region::open(name, params, &region); e != Errc::ok) return e;
     std::unique_ptr<Queue> q(new (std::nothrow) Queue(std::move(region)));
     if (!q) return fail(Errc::nomem, "out of memory");
+    q->auto_recover_ = params.auto_recover;
     // A process that notices a dead peer recovers what it held.
-    if (q->any_dead_lane()) q->recover(nullptr);
+    if (q->auto_recover_ && q->any_dead_lane()) q->recover(nullptr);
     clear_last_error();
     *out = std::move(q);
     return Errc::ok;
@@ -111,7 +113,12 @@ void Queue::wait_gate(Lane *lane) {
     for (;;) {
         uint64_t g = hdr_->gate.load(std::memory_order_acquire);
         if (!gate_closed(g)) return;
-        if (monotonic_ns() / 1'000'000 > gate_deadline_ms(g)) {
+        // Break a gate whose deadline passed, and one whose holder is gone
+        // (a reaper killed mid-scan, or a damaged gate word).
+        uint32_t holder = hdr_->gate_holder.load(std::memory_order_acquire);
+        const uint64_t now_ms = monotonic_ns() / 1'000'000;
+        if (now_ms > gate_deadline_ms(g) || now_ms + kMaxGateMs < gate_deadline_ms(g) ||
+            holder >= hdr_->lane_count || lanes_->state_of(holder) != LaneSet::State::live) {
             hdr_->gate.compare_exchange_strong(g, gate_open(gate_gen(g) + 1),
                                                std::memory_order_seq_cst);
             return;

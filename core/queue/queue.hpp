@@ -63,7 +63,6 @@ public:
     Errc stats(QueueStats *out);
     // Stop-the-world recovery. *audit (may be null) receives the scan.
     Errc recover(uint64_t *reclaimed, Audit *audit = nullptr);
-    void set_auto_recover(bool on) { auto_recover_ = on; }
 
     const Region &region() const { return *region_; }
     uint32_t capacity() const { return arena_.count - 1; }

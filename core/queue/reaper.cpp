@@ -129,6 +129,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     const uint64_t deadline_ms = (monotonic_ns() + quiesce_timeout_ns_) / 1'000'000 +
                                  uint64_t{arena_.count} / 20'000 + 100;
     const uint64_t closed = gate_close(gen, deadline_ms);
+    hdr_->gate_holder.store(lanes_->index_of(self), std::memory_order_release);
     if (!hdr_->gate.compare_exchange_strong(g, closed, std::memory_order_seq_cst)) {
         leave(self);
         return fail(Errc::busy, "another process is recovering %s", region_->name().c_str());

@@ -23,6 +23,7 @@ struct RegionParams {
     uint32_t max_message_size = 256;
     uint32_t lane_count = layout::kDefaultLanes;
     mode_t mode = 0600;
+    bool auto_recover = true;  // recover when a dead peer is noticed (Queue)
     uint64_t creator_wait_ns = 5'000'000'000;  // bound on waiting for another creator
 };
 

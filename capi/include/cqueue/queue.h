@@ -23,8 +23,10 @@ extern "C" {
 typedef struct cq_queue cq_queue;
 
 enum {
-    CQ_CREATE = 1u << 0, /**< create the region if it does not exist */
-    CQ_EXCL = 1u << 1    /**< with CQ_CREATE: fail with CQ_EEXIST if it exists */
+    CQ_CREATE = 1u << 0,    /**< create the region if it does not exist */
+    CQ_EXCL = 1u << 1,      /**< with CQ_CREATE: fail with CQ_EEXIST if it exists */
+    CQ_NO_RECOVER = 1u << 2 /**< this handle never recovers by itself (only cq_recover):
+                                 for tests and tools that want to see what the dead left */
 };
 
 /** Options for cq_open. Initialise with cq_queue_options_init or CQ_QUEUE_OPTIONS_INIT. */
@@ -161,12 +163,6 @@ CQ_API int cq_stats(cq_queue *q, cq_queue_stats *out);
  * inside an operation (for example it is stopped) past the bound.
  */
 CQ_API int cq_recover(cq_queue *q, uint64_t *reclaimed);
-
-/**
- * Switch automatic recovery off (0) or on (1) for this handle. Off, dead
- * peers' nodes stay lost until cq_recover. For tests and tools.
- */
-CQ_API int cq_set_auto_recover(cq_queue *q, int enabled);
 
 #ifdef __cplusplus
 }
