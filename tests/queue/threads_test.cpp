@@ -1,0 +1,157 @@
+// Producers and consumers as threads of one process (also run under TSan):
+// every message delivered exactly once, in per-producer order per consumer.
+#include <cqueue/cqueue.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/util/test_util.hpp"
+
+namespace {
+
+struct Param {
+    const char *label;
+    int producers, consumers;
+    uint32_t batch;  // 1 = single calls
+    bool blocking;   // consumers use cq_dequeue_wait
+};
+
+class Threads : public ::testing::TestWithParam<Param> {};
+
+uint64_t per_producer() {
+    const char *s = std::getenv("CQ_TEST_SCALE");  // smaller under sanitizers
+    double scale = s ? std::atof(s) : 1.0;
+    return static_cast<uint64_t>(200'000 * scale);
+}
+
+TEST_P(Threads, ExactlyOnceInOrder) {
+    const Param p = GetParam();
+    const uint64_t n = per_producer();
+    std::string name = cqtest::unique_name("thr");
+    cq_queue_options o;
+    cq_queue_options_init(&o);
+    o.flags = CQ_CREATE | CQ_EXCL;
+    o.capacity = 1024;
+    o.max_message_size = 16;
+    cq_queue *q = nullptr;
+    ASSERT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
+
+    std::atomic<int> producers_left{p.producers};
+    std::atomic<bool> failed{false};
+    // seen[producer][seq]: how many times it was delivered.
+    std::vector<std::vector<std::atomic<uint8_t>>> seen(p.producers);
+    for (auto &v : seen) v = std::vector<std::atomic<uint8_t>>(n);
+    std::atomic<uint64_t> order_violations{0};
+
+    std::vector<std::thread> threads;
+    for (int id = 0; id < p.producers; ++id) {
+        threads.emplace_back([&, id] {
+            std::vector<uint64_t> msg(p.batch * 2);
+            std::vector<cq_iov> iov(p.batch);
+            for (uint64_t seq = 0; seq < n && !failed;) {
+                uint32_t k = static_cast<uint32_t>(std::min<uint64_t>(p.batch, n - seq));
+                for (uint32_t i = 0; i < k; ++i) {
+                    msg[2 * i] = static_cast<uint64_t>(id);
+                    msg[2 * i + 1] = seq + i;
+                    iov[i] = cq_iov{&msg[2 * i], 16};
+                }
+                int r = k == 1 ? (cq_enqueue(q, &msg[0], 16) == CQ_OK ? 1 : CQ_EFULL)
+                               : cq_enqueue_batch(q, iov.data(), k);
+                if (r > 0)
+                    seq += static_cast<uint64_t>(r);
+                else if (r == CQ_EFULL)
+                    std::this_thread::yield();
+                else
+                    failed = true;
+            }
+            producers_left--;
+        });
+    }
+    for (int c = 0; c < p.consumers; ++c) {
+        threads.emplace_back([&] {
+            std::vector<uint64_t> last(p.producers, UINT64_MAX);
+            std::vector<uint64_t> buf(p.batch * 2);
+            std::vector<cq_rbuf> bufs(p.batch);
+            for (uint32_t i = 0; i < p.batch; ++i) bufs[i] = cq_rbuf{&buf[2 * i], 16, 0};
+            for (;;) {
+                int r;
+                if (p.batch > 1)
+                    r = cq_dequeue_batch(q, bufs.data(), p.batch);
+                else {
+                    size_t len;
+                    r = p.blocking ? cq_dequeue_wait(q, buf.data(), 16, &len, 1'000'000)
+                                   : cq_dequeue(q, buf.data(), 16, &len);
+                    r = r == CQ_OK ? 1 : r;
+                }
+                if (r > 0) {
+                    for (int i = 0; i < r; ++i) {
+                        uint64_t id = buf[2 * i], seq = buf[2 * i + 1];
+                        if (id >= static_cast<uint64_t>(p.producers) || seq >= n) {
+                            failed = true;
+                            return;
+                        }
+                        seen[id][seq].fetch_add(1, std::memory_order_relaxed);
+                        if (last[id] != UINT64_MAX && seq <= last[id]) order_violations++;
+                        last[id] = seq;
+                    }
+                } else if (r == CQ_EEMPTY || r == CQ_ETIMEDOUT) {
+                    if (producers_left == 0) {
+                        // Producers are done; one more look, then stop.
+                        size_t len;
+                        int again = cq_dequeue(q, buf.data(), 16, &len);
+                        if (again == CQ_EEMPTY) return;
+                        if (again != CQ_OK) {
+                            failed = true;
+                            return;
+                        }
+                        uint64_t id = buf[0], seq = buf[1];
+                        if (id >= static_cast<uint64_t>(p.producers) || seq >= n) {
+                            failed = true;
+                            return;
+                        }
+                        seen[id][seq].fetch_add(1, std::memory_order_relaxed);
+                        if (last[id] != UINT64_MAX && seq <= last[id]) order_violations++;
+                        last[id] = seq;
+                    } else if (!p.blocking) {
+                        std::this_thread::yield();
+                    }
+                } else {
+                    failed = true;
+                    return;
+                }
+            }
+        });
+    }
+    for (auto &t : threads) t.join();
+    EXPECT_FALSE(failed) << cq_last_error();
+    uint64_t missing = 0, dup = 0;
+    for (auto &v : seen)
+        for (auto &c : v) {
+            uint8_t k = c.load();
+            missing += k == 0;
+            dup += k > 1;
+        }
+    EXPECT_EQ(missing, 0u);
+    EXPECT_EQ(dup, 0u);
+    EXPECT_EQ(order_violations.load(), 0u);
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    EXPECT_EQ(st.length, 0u);
+    EXPECT_EQ(st.free_nodes, 1024u);
+    EXPECT_EQ(st.enqueued, n * p.producers);
+    EXPECT_EQ(st.dequeued, n * p.producers);
+    cq_close(q);
+    cq_unlink(name.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Queue, Threads,
+    ::testing::Values(Param{"p4c4", 4, 4, 1, false}, Param{"p4c4_wait", 4, 4, 1, true},
+                      Param{"p4c4_batch", 4, 4, 16, false}, Param{"p1c1", 1, 1, 1, true}),
+    [](const auto &info) { return std::string(info.param.label); });
+
+}  // namespace
