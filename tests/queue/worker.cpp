@@ -2,14 +2,15 @@
 // so that producers and consumers are real processes that open the queue by
 // name through the public C API.
 //
-//   cq_test_worker produce NAME SLOT INC [--count N] [--batch B] [--norecover]
+//   cq_test_worker produce NAME SLOT INC [--count N] [--batch B] [--size BYTES] [--norecover]
 //                  [--progress FILE IDX]
-//   cq_test_worker consume NAME OUTFILE [--norecover] [--progress FILE IDX]
+//   cq_test_worker consume NAME OUTFILE [--batch B] [--size BYTES] [--norecover]
+//                  [--progress FILE IDX]
 //
-// Messages are Msg records (slot, incarnation, seq). A producer stops after
+// Messages are Msg records (slot, incarnation, seq), padded to --size. A producer stops after
 // --count messages (0 = until SIGTERM); a consumer appends every message it
-// takes to OUTFILE with one write() (so a SIGKILL loses at most the message
-// between dequeue and write), and on SIGTERM drains until the queue stays
+// takes to OUTFILE with one write() per dequeue call (so a SIGKILL loses at
+// most what one call took: 1, or B with --batch), and on SIGTERM drains until the queue stays
 // empty for 100 ms. --progress: an mmap'd array of uint64 counters; the worker
 // stores its count of completed operations (producer: last seq sent + 1) at
 // index IDX after each one.
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
     const char *name = argv[2];
     uint64_t count = 0;
     uint32_t batch = 1;
+    size_t size = sizeof(cqtest::Msg);
     bool norecover = false;
     std::atomic<uint64_t> *progress = nullptr;
     int first_opt = mode == "produce" ? 5 : 4;
@@ -64,6 +66,7 @@ int main(int argc, char **argv) {
         if (a == "--count" && i + 1 < argc) count = std::strtoull(argv[++i], nullptr, 10);
         else if (a == "--batch" && i + 1 < argc) batch = static_cast<uint32_t>(std::atoi(argv[++i]));
         else if (a == "--norecover") norecover = true;
+        else if (a == "--size" && i + 1 < argc) size = std::strtoull(argv[++i], nullptr, 10);
         else if (a == "--progress" && i + 2 < argc) {
             progress = map_progress(argv[i + 1], std::atoi(argv[i + 2]));
             i += 2;
@@ -83,19 +86,21 @@ int main(int argc, char **argv) {
         if (argc < 5) return 2;
         const uint32_t slot = static_cast<uint32_t>(std::atoi(argv[3]));
         const uint32_t inc = static_cast<uint32_t>(std::atoi(argv[4]));
-        std::vector<cqtest::Msg> msgs(batch);
+        if (size < sizeof(cqtest::Msg)) return 2;
+        std::vector<unsigned char> space(size * batch, 0x5A);
         std::vector<cq_iov> iov(batch);
         uint64_t seq = 0;
         while (!g_stop && (count == 0 || seq < count)) {
             uint32_t n = batch;
             if (count && count - seq < n) n = static_cast<uint32_t>(count - seq);
             for (uint32_t i = 0; i < n; ++i) {
-                msgs[i] = cqtest::Msg{slot, inc, seq + i};
-                iov[i] = cq_iov{&msgs[i], sizeof(cqtest::Msg)};
+                cqtest::Msg m{slot, inc, seq + i};
+                std::memcpy(&space[i * size], &m, sizeof m);
+                iov[i] = cq_iov{&space[i * size], size};
             }
             int r;
             if (n == 1) {
-                r = cq_enqueue_wait(q, &msgs[0], sizeof(cqtest::Msg), 20'000'000);
+                r = cq_enqueue_wait(q, space.data(), size, 20'000'000);
                 if (r == CQ_OK) r = 1;
             } else {
                 r = cq_enqueue_batch(q, iov.data(), n);
@@ -114,16 +119,37 @@ int main(int argc, char **argv) {
         if (out < 0) return die("open output", CQ_EIO);
         uint64_t got = 0;
         int idle_ms = 0;
+        std::vector<unsigned char> space(size * batch);
+        std::vector<cqtest::Msg> msgs(batch);
+        std::vector<cq_rbuf> bufs(batch);
+        for (uint32_t i = 0; i < batch; ++i) bufs[i] = cq_rbuf{&space[i * size], size, 0};
         for (;;) {
-            cqtest::Msg m;
-            size_t len = 0;
-            int r = cq_dequeue_wait(q, &m, sizeof m, &len, 10'000'000);
-            if (r == CQ_OK) {
-                if (len != sizeof m) return die("message length", CQ_ECORRUPT);
-                if (::write(out, &m, sizeof m) != static_cast<ssize_t>(sizeof m))
+            int r;
+            if (batch == 1) {
+                size_t len = 0;
+                r = cq_dequeue_wait(q, space.data(), size, &len, 10'000'000);
+                bufs[0].len = len;
+                if (r == CQ_OK) r = 1;
+            } else {
+                r = cq_dequeue_batch(q, bufs.data(), batch);
+                if (r == CQ_EEMPTY) {
+                    usleep(1000);
+                    r = CQ_ETIMEDOUT;
+                }
+            }
+            if (r > 0) {
+                // One write per dequeue call: a SIGKILL loses at most what
+                // this call took.
+                for (int i = 0; i < r; ++i) {
+                    if (bufs[i].len != size) return die("length", CQ_ECORRUPT);
+                    std::memcpy(&msgs[i], &space[i * size], sizeof(cqtest::Msg));
+                }
+                const ssize_t bytes = static_cast<ssize_t>(sizeof(cqtest::Msg)) * r;
+                if (::write(out, msgs.data(), static_cast<size_t>(bytes)) != bytes)
                     return die("write", CQ_EIO);
                 idle_ms = 0;
-                if (progress) progress->store(++got, std::memory_order_relaxed);
+                got += static_cast<uint64_t>(r);
+                if (progress) progress->store(got, std::memory_order_relaxed);
             } else if (r == CQ_ETIMEDOUT) {
                 idle_ms += 10;
                 if (g_stop && idle_ms >= 100) break;
