@@ -24,10 +24,16 @@ CQ_CHECK_CODE(CQ_EFOREIGN, foreign);
 
 extern "C" {
 
-CQ_API const char *cq_strerror(int code) { return cq::errc_text(code); }
+CQ_API const char *cq_strerror(int code) {
+    return cq::errc_text(code);
+}
 
-CQ_API const char *cq_last_error(void) { return cq::last_error(); }
+CQ_API const char *cq_last_error(void) {
+    return cq::last_error();
+}
 
-CQ_API const char *cq_version(void) { return CQ_VERSION_STRING; }
+CQ_API const char *cq_version(void) {
+    return CQ_VERSION_STRING;
+}
 
 }  // extern "C"

@@ -24,7 +24,9 @@ static_assert(sizeof(cq_rbuf) == sizeof(cq::MutBuf) &&
               offsetof(cq_rbuf, len) == offsetof(cq::MutBuf, len));
 
 namespace {
-cq::Queue *impl(cq_queue *q) { return reinterpret_cast<cq::Queue *>(q); }
+cq::Queue *impl(cq_queue *q) {
+    return reinterpret_cast<cq::Queue *>(q);
+}
 
 // The options struct as of 1.0; callers built against older headers pass a
 // smaller struct_size (none exist yet), newer ones a larger one.

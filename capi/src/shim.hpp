@@ -19,6 +19,8 @@ int guard(F &&body) noexcept {
     }
 }
 
-inline int inval(const char *what) { return to_int(fail(Errc::inval, "%s", what)); }
+inline int inval(const char *what) {
+    return to_int(fail(Errc::inval, "%s", what));
+}
 
 }  // namespace cq::capi

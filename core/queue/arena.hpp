@@ -12,8 +12,8 @@ struct Arena {
     layout::RegionHeader *hdr;
     char *nodes;
     uint64_t stride;
-    uint32_t count;     // node_count
-    uint32_t max_len;   // max_message_size
+    uint32_t count;    // node_count
+    uint32_t max_len;  // max_message_size
 
     bool valid(uint32_t i) const { return i < count; }
     layout::NodeHeader *node(uint32_t i) const {

@@ -73,6 +73,8 @@ inline void push_chain(const Arena &a, uint32_t first, uint32_t last) {
     }
 }
 
-inline void push(const Arena &a, uint32_t n) { push_chain(a, n, n); }
+inline void push(const Arena &a, uint32_t n) {
+    push_chain(a, n, n);
+}
 
 }  // namespace cq::free_list

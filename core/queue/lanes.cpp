@@ -55,9 +55,12 @@ LaneSet::State LaneSet::state_of(uint32_t i) {
     if (lanes_[i].owner.load(std::memory_order_acquire) == 0) return State::unused;
     if (is_mine(i)) return State::live;
     switch (ofd_probe(fd_, kLaneLockBase + i)) {
-        case LockProbe::held: return State::live;
-        case LockProbe::free: return State::dead;
-        case LockProbe::error: return State::live;  // never reclaim on doubt
+        case LockProbe::held:
+            return State::live;
+        case LockProbe::free:
+            return State::dead;
+        case LockProbe::error:
+            return State::live;  // never reclaim on doubt
     }
     return State::live;
 }
@@ -69,7 +72,8 @@ void LaneSet::take_back_waiters(uint32_t bits) {
 
 bool LaneSet::retire_dead(uint32_t i, uint64_t expected_owner) {
     Lane &l = lanes_[i];
-    if (!l.owner.compare_exchange_strong(expected_owner, 0, std::memory_order_acq_rel)) return false;
+    if (!l.owner.compare_exchange_strong(expected_owner, 0, std::memory_order_acq_rel))
+        return false;
     take_back_waiters(l.waiting.exchange(0, std::memory_order_relaxed));
     l.active.store(0, std::memory_order_relaxed);
     return true;
@@ -106,8 +110,8 @@ Lane *LaneSet::claim_slow(bool *took_dead) {
         // Publish the high-water mark before the first operation: the
         // reaper reads it after its fence (see Queue::enter).
         uint32_t used = hdr_->lanes_used.load(std::memory_order_relaxed);
-        while (used < i + 1 && !hdr_->lanes_used.compare_exchange_weak(
-                                   used, i + 1, std::memory_order_seq_cst)) {
+        while (used < i + 1 &&
+               !hdr_->lanes_used.compare_exchange_weak(used, i + 1, std::memory_order_seq_cst)) {
         }
         mine_[i] = true;
         if (auto self = self_.lock()) t_thread_lanes.entries.push_back({self, i});

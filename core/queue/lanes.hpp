@@ -20,7 +20,7 @@
 namespace cq {
 
 class LaneSet {
-public:
+  public:
     LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, int fd);
     ~LaneSet();
     LaneSet(const LaneSet &) = delete;
@@ -48,7 +48,7 @@ public:
 
     void release(uint32_t i);  // called when a thread exits
 
-private:
+  private:
     struct Cache {
         const LaneSet *set = nullptr;
         uint64_t nonce = 0;

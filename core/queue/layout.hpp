@@ -32,17 +32,31 @@ inline constexpr uint64_t kLaneLockBase = 1;  // lane i is locked at byte 1 + i
 constexpr uint64_t tagged(uint32_t idx, uint32_t tag) {
     return (static_cast<uint64_t>(tag) << 32) | idx;
 }
-constexpr uint32_t idx_of(uint64_t t) { return static_cast<uint32_t>(t); }
-constexpr uint32_t tag_of(uint64_t t) { return static_cast<uint32_t>(t >> 32); }
+constexpr uint32_t idx_of(uint64_t t) {
+    return static_cast<uint32_t>(t);
+}
+constexpr uint32_t tag_of(uint64_t t) {
+    return static_cast<uint32_t>(t >> 32);
+}
 // The successor of t pointing at idx: tag + 1 (wraps after 2^32 CASes).
-constexpr uint64_t bump(uint64_t t, uint32_t idx) { return tagged(idx, tag_of(t) + 1); }
+constexpr uint64_t bump(uint64_t t, uint32_t idx) {
+    return tagged(idx, tag_of(t) + 1);
+}
 
 // ---- recovery gate ----------------------------------------------------------
 // bit 0: closed; bits 1..23: generation; bits 24..63: deadline, monotonic ms.
-constexpr bool gate_closed(uint64_t g) { return g & 1u; }
-constexpr uint64_t gate_gen(uint64_t g) { return (g >> 1) & 0x7FFFFFu; }
-constexpr uint64_t gate_deadline_ms(uint64_t g) { return g >> 24; }
-constexpr uint64_t gate_open(uint64_t gen) { return (gen & 0x7FFFFFu) << 1; }
+constexpr bool gate_closed(uint64_t g) {
+    return g & 1u;
+}
+constexpr uint64_t gate_gen(uint64_t g) {
+    return (g >> 1) & 0x7FFFFFu;
+}
+constexpr uint64_t gate_deadline_ms(uint64_t g) {
+    return g >> 24;
+}
+constexpr uint64_t gate_open(uint64_t gen) {
+    return (gen & 0x7FFFFFu) << 1;
+}
 constexpr uint64_t gate_close(uint64_t gen, uint64_t deadline_ms) {
     return (deadline_ms << 24) | ((gen & 0x7FFFFFu) << 1) | 1u;
 }
@@ -70,12 +84,12 @@ struct alignas(4096) RegionHeader {
     // Mutable. Each contended word has its own cache line.
     alignas(64) Atomic32 init_state;  // 0 while creating, kReady when usable
     Atomic32 creator_pid;
-    Atomic32 corrupt;     // sticky: nonzero once any process found corruption
-    Atomic32 lanes_used;  // high-water mark of lane indices ever claimed
-    Atomic64 reclaimed;   // nodes returned by recovery, total
-    Atomic64 recoveries;  // successful reaps, total
-    alignas(64) Atomic64 head;  // M&S Head (tagged)
-    alignas(64) Atomic64 tail;  // M&S Tail (tagged)
+    Atomic32 corrupt;               // sticky: nonzero once any process found corruption
+    Atomic32 lanes_used;            // high-water mark of lane indices ever claimed
+    Atomic64 reclaimed;             // nodes returned by recovery, total
+    Atomic64 recoveries;            // successful reaps, total
+    alignas(64) Atomic64 head;      // M&S Head (tagged)
+    alignas(64) Atomic64 tail;      // M&S Tail (tagged)
     alignas(64) Atomic64 free_top;  // Treiber stack top (tagged)
     alignas(64) Atomic64 gate;      // recovery gate (see gate_*)
     Atomic32 gate_holder;           // lane index of the last reaper to close it

@@ -36,12 +36,12 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
     uint64_t helps = 0;
     uint64_t t;
     for (;;) {
-        t = tail_word.load(std::memory_order_acquire);                  // E5
+        t = tail_word.load(std::memory_order_acquire);  // E5
         if (!a.valid(idx_of(t))) return false;
         auto &next_word = a.node(idx_of(t))->next;
-        uint64_t next = next_word.load(std::memory_order_acquire);      // E6
-        if (t != tail_word.load(std::memory_order_acquire)) continue;   // E7
-        if (idx_of(next) == kNil) {                                     // E8
+        uint64_t next = next_word.load(std::memory_order_acquire);     // E6
+        if (t != tail_word.load(std::memory_order_acquire)) continue;  // E7
+        if (idx_of(next) == kNil) {                                    // E8
             // E9. release: the chain's data, lengths and inner links are
             // visible to a consumer that acquires this link. seq_cst (free
             // on x86): it is the store half of the store-load pair with a
@@ -102,13 +102,13 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
     auto &head_word = a.hdr->head;
     auto &tail_word = a.hdr->tail;
     for (;;) {
-        uint64_t h = head_word.load(std::memory_order_acquire);          // D2
-        uint64_t t = tail_word.load(std::memory_order_acquire);          // D3
+        uint64_t h = head_word.load(std::memory_order_acquire);  // D2
+        uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
         if (!a.valid(idx_of(h)) || !a.valid(idx_of(t))) return Claim::corrupt;
         uint64_t next = a.node(idx_of(h))->next.load(std::memory_order_acquire);  // D4
-        if (h != head_word.load(std::memory_order_acquire)) continue;   // D5
-        if (idx_of(h) == idx_of(t)) {                                    // D6
-            if (idx_of(next) == kNil) return Claim::empty;               // D7-D8
+        if (h != head_word.load(std::memory_order_acquire)) continue;             // D5
+        if (idx_of(h) == idx_of(t)) {                                             // D6
+            if (idx_of(next) == kNil) return Claim::empty;                        // D7-D8
             if (!a.valid(idx_of(next))) return Claim::corrupt;
             // D10: tail is lagging behind a linked node; help it.
             tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,

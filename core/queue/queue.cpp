@@ -21,14 +21,18 @@ namespace {
 // Bumped in every child created by fork(): handles opened before the fork
 // refuse to work there (they would share the parent's lanes and locks).
 std::atomic<uint64_t> g_fork_gen{0};
-void on_fork_child() { g_fork_gen.fetch_add(1, std::memory_order_relaxed); }
+void on_fork_child() {
+    g_fork_gen.fetch_add(1, std::memory_order_relaxed);
+}
 
-constexpr uint32_t kMaxClaim = 256;     // messages per head CAS in a batch
-constexpr int kSpinTries = 200;         // non-blocking retries before sleeping
+constexpr uint32_t kMaxClaim = 256;            // messages per head CAS in a batch
+constexpr int kSpinTries = 200;                // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
 constexpr uint64_t kMaxGateMs = 600'000;       // no honest reaper closes the gate longer
 
-const uint32_t *futex_word(const Atomic32 &a) { return reinterpret_cast<const uint32_t *>(&a); }
+const uint32_t *futex_word(const Atomic32 &a) {
+    return reinterpret_cast<const uint32_t *>(&a);
+}
 }  // namespace
 
 Queue::Queue(std::unique_ptr<Region> region)
@@ -145,9 +149,12 @@ void Queue::wake_not_full() {
 Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
     uint32_t first, last, got;
     switch (free_list::pop_chain(arena_, count, &first, &last, &got)) {
-        case free_list::PopResult::empty: return Errc::full;
-        case free_list::PopResult::corrupt: return mark_corrupt("free-list index out of range");
-        case free_list::PopResult::ok: break;
+        case free_list::PopResult::empty:
+            return Errc::full;
+        case free_list::PopResult::corrupt:
+            return mark_corrupt("free-list index out of range");
+        case free_list::PopResult::ok:
+            break;
     }
     // The chain is ours alone now; only its atomics may still be read by
     // threads holding stale indices, and they will fail their CASes.
@@ -178,7 +185,8 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         uint32_t first_len = 0;
         auto fits = [b](uint32_t i, uint32_t len) { return len <= b[i].cap; };
         switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len)) {
-            case ms_queue::Claim::empty: return *done ? Errc::ok : Errc::empty;
+            case ms_queue::Claim::empty:
+                return *done ? Errc::ok : Errc::empty;
             case ms_queue::Claim::too_big:
                 if (*done) return Errc::ok;
                 b[0].len = first_len;
@@ -186,7 +194,8 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
                             first_len, b[0].cap);
             case ms_queue::Claim::corrupt:
                 return mark_corrupt("queue list index out of range");
-            case ms_queue::Claim::ok: break;
+            case ms_queue::Claim::ok:
+                break;
         }
         bool bad = false;
         for (uint32_t j = 0; j < c.count; ++j) {
@@ -258,8 +267,7 @@ int Queue::enqueue_batch(const ConstBuf *msgs, uint32_t count) {
             return static_cast<int>(done);
         }
         if (e == Errc::full)
-            fail(Errc::full, "queue %s is full (%u messages)", region_->name().c_str(),
-                 capacity());
+            fail(Errc::full, "queue %s is full (%u messages)", region_->name().c_str(), capacity());
     }
     return static_cast<int>(e);
 }
@@ -376,9 +384,14 @@ Errc Queue::stats(QueueStats *out) {
         s.enqueued += lanes[i].enqueued.load(std::memory_order_relaxed);
         s.dequeued += lanes[i].dequeued.load(std::memory_order_relaxed);
         switch (lanes_->state_of(i)) {
-            case LaneSet::State::live: ++s.lanes_live; break;
-            case LaneSet::State::dead: ++s.lanes_dead; break;
-            case LaneSet::State::unused: break;
+            case LaneSet::State::live:
+                ++s.lanes_live;
+                break;
+            case LaneSet::State::dead:
+                ++s.lanes_dead;
+                break;
+            case LaneSet::State::unused:
+                break;
         }
     }
     // Walks, bounded by the node count: exact when no operation is in

@@ -48,7 +48,7 @@ struct Audit {
 };
 
 class Queue {
-public:
+  public:
     static Errc open(const char *name, const RegionParams &params, std::unique_ptr<Queue> *out);
     ~Queue();
 
@@ -75,7 +75,7 @@ public:
     // what it costs. Unsafe with recovery: never use outside bench/.
     void disable_gate_for_bench() { gate_enabled_ = false; }
 
-private:
+  private:
     explicit Queue(std::unique_ptr<Region> region);
 
     Errc check_usable();

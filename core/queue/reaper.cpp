@@ -38,7 +38,7 @@ using namespace layout;
 namespace {
 
 class Marks {
-public:
+  public:
     explicit Marks(uint32_t n) : bits_((uint64_t{n} + 63) / 64, 0) {}
     bool test_and_set(uint32_t i) {
         uint64_t &w = bits_[i / 64];
@@ -49,7 +49,7 @@ public:
     }
     bool test(uint32_t i) const { return bits_[i / 64] & (uint64_t{1} << (i % 64)); }
 
-private:
+  private:
     std::vector<uint64_t> bits_;
 };
 
@@ -126,8 +126,8 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         wait_gate(self);
     }
     const uint64_t gen = gate_gen(g);
-    const uint64_t deadline_ms = (monotonic_ns() + quiesce_timeout_ns_) / 1'000'000 +
-                                 uint64_t{arena_.count} / 20'000 + 100;
+    const uint64_t deadline_ms =
+        (monotonic_ns() + quiesce_timeout_ns_) / 1'000'000 + uint64_t{arena_.count} / 20'000 + 100;
     const uint64_t closed = gate_close(gen, deadline_ms);
     hdr_->gate_holder.store(lanes_->index_of(self), std::memory_order_release);
     if (!hdr_->gate.compare_exchange_strong(g, closed, std::memory_order_seq_cst)) {
@@ -144,8 +144,8 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
 
     // 2. Quiesce.
     const uint32_t me = lanes_->index_of(self);
-    const uint32_t used = std::min(hdr_->lanes_used.load(std::memory_order_seq_cst),
-                                   hdr_->lane_count);
+    const uint32_t used =
+        std::min(hdr_->lanes_used.load(std::memory_order_seq_cst), hdr_->lane_count);
     Lane *lanes = region_->lanes();
     std::vector<std::pair<uint32_t, uint64_t>> dead;
     const uint64_t quiesce_deadline = monotonic_ns() + quiesce_timeout_ns_;
@@ -190,8 +190,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         }
     } catch (const std::bad_alloc &) {
         reopen();
-        return fail(Errc::nomem, "recovery of %s: no memory for the scan",
-                    region_->name().c_str());
+        return fail(Errc::nomem, "recovery of %s: no memory for the scan", region_->name().c_str());
     }
     if (s.damage) {
         reopen();

@@ -18,7 +18,9 @@ using namespace layout;
 
 namespace {
 
-bool is_path(const char *name) { return std::strchr(name, '/') != nullptr; }
+bool is_path(const char *name) {
+    return std::strchr(name, '/') != nullptr;
+}
 
 int open_object(const char *name, int flags, mode_t mode) {
     if (is_path(name)) return ::open(name, flags | O_CLOEXEC, mode);
@@ -99,8 +101,7 @@ Errc build(int fd, const char *name, const RegionParams &p, const Geometry &g, M
         return fail_errno(errc_from_errno(errno), errno, "cannot size %s to %llu bytes", name,
                           static_cast<unsigned long long>(g.total_size));
     void *addr = ::mmap(nullptr, g.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (addr == MAP_FAILED)
-        return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
+    if (addr == MAP_FAILED) return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
     *map = Mapping(addr, g.total_size);
     auto *h = static_cast<RegionHeader *>(addr);
     h->creator_pid.store(static_cast<uint32_t>(::getpid()), std::memory_order_relaxed);
@@ -168,7 +169,9 @@ Errc validate_header(const RegionHeader *h, uint64_t object_size) noexcept {
         return fail(Errc::corrupt, "object is %llu bytes, header says %llu (truncated or grown)",
                     static_cast<unsigned long long>(object_size),
                     static_cast<unsigned long long>(h->total_size));
-    auto idx_ok = [&](uint32_t i, bool nil_ok) { return i < h->node_count || (nil_ok && i == kNil); };
+    auto idx_ok = [&](uint32_t i, bool nil_ok) {
+        return i < h->node_count || (nil_ok && i == kNil);
+    };
     if (!idx_ok(idx_of(h->head.load(std::memory_order_relaxed)), false) ||
         !idx_ok(idx_of(h->tail.load(std::memory_order_relaxed)), false) ||
         !idx_ok(idx_of(h->free_top.load(std::memory_order_relaxed)), true))
@@ -247,8 +250,7 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                 return validate_header(h, size);  // foreign: do not wait for it
             if (state == kReady) {
                 if (Errc e = validate_header(h, size); e != Errc::ok) return e;
-                void *all =
-                    ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+                void *all = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
                 if (all == MAP_FAILED)
                     return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
                 Mapping map(all, size);
@@ -294,8 +296,8 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                     Errc e = build(fd.get(), name, p, g, &map);
                     ofd_unlock(fd.get(), kInitLockByte);
                     if (e != Errc::ok) return e;
-                    out->reset(
-                        new (std::nothrow) Region(std::move(fd), std::move(map), name, true));
+                    out->reset(new (std::nothrow)
+                                   Region(std::move(fd), std::move(map), name, true));
                     return *out ? Errc::ok : fail(Errc::nomem, "out of memory");
                 }
                 ofd_unlock(fd.get(), kInitLockByte);

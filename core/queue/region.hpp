@@ -23,7 +23,7 @@ struct RegionParams {
     uint32_t max_message_size = 256;
     uint32_t lane_count = layout::kDefaultLanes;
     mode_t mode = 0600;
-    bool auto_recover = true;  // recover when a dead peer is noticed (Queue)
+    bool auto_recover = true;                  // recover when a dead peer is noticed (Queue)
     uint64_t creator_wait_ns = 5'000'000'000;  // bound on waiting for another creator
 };
 
@@ -36,7 +36,7 @@ Errc check_region_name(const char *name) noexcept;
 Errc validate_header(const layout::RegionHeader *h, uint64_t object_size) noexcept;
 
 class Region {
-public:
+  public:
     static Errc open(const char *name, const RegionParams &params, std::unique_ptr<Region> *out);
     static Errc unlink(const char *name);
 
@@ -49,7 +49,7 @@ public:
     const std::string &name() const { return name_; }
     bool created() const { return created_; }
 
-private:
+  private:
     Region(Fd fd, Mapping map, std::string name, bool created);
     char *base() const { return static_cast<char *>(map_.get()); }
 

@@ -10,7 +10,7 @@
 namespace cq {
 
 class Fd {
-public:
+  public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
     Fd(Fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
@@ -29,12 +29,12 @@ public:
         fd_ = fd;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 
 class Mapping {
-public:
+  public:
     Mapping() = default;
     Mapping(void *addr, size_t len) : addr_(addr), len_(len) {}
     Mapping(Mapping &&o) noexcept
@@ -59,7 +59,7 @@ public:
         len_ = 0;
     }
 
-private:
+  private:
     void *addr_ = nullptr;
     size_t len_ = 0;
 };

@@ -6,7 +6,9 @@
 
 namespace cq {
 namespace {
-long membarrier(int cmd) noexcept { return syscall(__NR_membarrier, cmd, 0u, 0); }
+long membarrier(int cmd) noexcept {
+    return syscall(__NR_membarrier, cmd, 0u, 0);
+}
 
 bool register_once() noexcept {
 #ifdef CQUEUE_FENCE_FREE

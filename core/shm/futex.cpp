@@ -19,8 +19,8 @@ bool futex_wait(const uint32_t *word, uint32_t expected, uint64_t deadline_ns) n
     }
     // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
     // retried wait never stretches the caller's timeout.
-    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, nullptr,
-                     FUTEX_BITSET_MATCH_ANY);
+    long r =
+        syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
     return !(r == -1 && errno == ETIMEDOUT);
 }
 

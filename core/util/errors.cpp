@@ -13,23 +13,40 @@ thread_local char t_last_error[512];
 
 const char *errc_text(int code) noexcept {
     switch (static_cast<Errc>(code)) {
-        case Errc::ok: return "success";
-        case Errc::empty: return "queue is empty";
-        case Errc::full: return "queue is full";
-        case Errc::timedout: return "timed out";
-        case Errc::msgsize: return "message too large";
-        case Errc::inval: return "invalid argument";
-        case Errc::noent: return "no such object";
-        case Errc::exist: return "already exists";
-        case Errc::perm: return "permission denied";
-        case Errc::corrupt: return "data is corrupt";
-        case Errc::version: return "incompatible layout version";
-        case Errc::nomem: return "out of memory";
-        case Errc::io: return "input/output error";
-        case Errc::closed: return "closed";
-        case Errc::canceled: return "cancelled";
-        case Errc::busy: return "busy, try again later";
-        case Errc::foreign: return "name is taken by something that is not a libcqueue object";
+        case Errc::ok:
+            return "success";
+        case Errc::empty:
+            return "queue is empty";
+        case Errc::full:
+            return "queue is full";
+        case Errc::timedout:
+            return "timed out";
+        case Errc::msgsize:
+            return "message too large";
+        case Errc::inval:
+            return "invalid argument";
+        case Errc::noent:
+            return "no such object";
+        case Errc::exist:
+            return "already exists";
+        case Errc::perm:
+            return "permission denied";
+        case Errc::corrupt:
+            return "data is corrupt";
+        case Errc::version:
+            return "incompatible layout version";
+        case Errc::nomem:
+            return "out of memory";
+        case Errc::io:
+            return "input/output error";
+        case Errc::closed:
+            return "closed";
+        case Errc::canceled:
+            return "cancelled";
+        case Errc::busy:
+            return "busy, try again later";
+        case Errc::foreign:
+            return "name is taken by something that is not a libcqueue object";
     }
     return "unknown error";
 }
@@ -57,22 +74,32 @@ Errc fail_errno(Errc e, int errno_value, const char *fmt, ...) noexcept {
 
 Errc errc_from_errno(int errno_value) noexcept {
     switch (errno_value) {
-        case ENOENT: return Errc::noent;
-        case EEXIST: return Errc::exist;
+        case ENOENT:
+            return Errc::noent;
+        case EEXIST:
+            return Errc::exist;
         case EACCES:
         case EPERM:
-        case EROFS: return Errc::perm;
+        case EROFS:
+            return Errc::perm;
         case ENOMEM:
         case ENOSPC:
         case EFBIG:
-        case EOVERFLOW: return Errc::nomem;
+        case EOVERFLOW:
+            return Errc::nomem;
         case EINVAL:
-        case ENAMETOOLONG: return Errc::inval;
-        default: return Errc::io;
+        case ENAMETOOLONG:
+            return Errc::inval;
+        default:
+            return Errc::io;
     }
 }
 
-const char *last_error() noexcept { return t_last_error; }
-void clear_last_error() noexcept { t_last_error[0] = '\0'; }
+const char *last_error() noexcept {
+    return t_last_error;
+}
+void clear_last_error() noexcept {
+    t_last_error[0] = '\0';
+}
 
 }  // namespace cq

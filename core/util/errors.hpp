@@ -30,7 +30,9 @@ enum class Errc : int {
     foreign = -16,
 };
 
-constexpr int to_int(Errc e) { return static_cast<int>(e); }
+constexpr int to_int(Errc e) {
+    return static_cast<int>(e);
+}
 
 // Static English text for a code (never null).
 const char *errc_text(int code) noexcept;

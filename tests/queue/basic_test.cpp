@@ -17,7 +17,7 @@
 namespace {
 
 class Queue : public ::testing::Test {
-protected:
+  protected:
     void TearDown() override {
         for (auto *q : open_) cq_close(q);
         for (auto &n : names_) cq_unlink(n.c_str());

@@ -25,7 +25,9 @@
 namespace {
 namespace L = cq::layout;
 
-std::string slurp(const std::string &p) { return cqtest::read_file(p); }
+std::string slurp(const std::string &p) {
+    return cqtest::read_file(p);
+}
 void spit(const std::string &p, const std::string &bytes) {
     int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ASSERT_GE(fd, 0);
@@ -48,7 +50,7 @@ void reseal(std::string &b) {  // recompute the header checksum
 }
 
 class Corrupt : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         path_ = dir_.file("q.cq");
         cq_queue_options o;
@@ -108,9 +110,9 @@ protected:
 // The code a flip of header byte `off` must give, or 1 for "any defined
 // code" (mutable fields: the damage may or may not be detectable).
 int expected_for_offset(size_t off) {
-    if (off < 8) return CQ_EFOREIGN;      // magic
-    if (off < 24) return CQ_EVERSION;     // layout version, struct sizes
-    if (off < 112) return CQ_ECORRUPT;    // geometry (checksummed) and checksum
+    if (off < 8) return CQ_EFOREIGN;    // magic
+    if (off < 24) return CQ_EVERSION;   // layout version, struct sizes
+    if (off < 112) return CQ_ECORRUPT;  // geometry (checksummed) and checksum
     if (off >= offsetof(L::RegionHeader, init_state) &&
         off < offsetof(L::RegionHeader, init_state) + 4)
         return CQ_ECORRUPT;  // "half-initialised by a dead creator"
@@ -139,8 +141,8 @@ TEST_F(Corrupt, TruncatedAndGrownFiles) {
     struct Case {
         size_t size;
         int want;
-    } cases[] = {{0, CQ_ECORRUPT},     {100, CQ_EFOREIGN},        {4095, CQ_EFOREIGN},
-                 {4096, CQ_ECORRUPT},  {total - 1, CQ_ECORRUPT},  {total + 4096, CQ_ECORRUPT}};
+    } cases[] = {{0, CQ_ECORRUPT},    {100, CQ_EFOREIGN},       {4095, CQ_EFOREIGN},
+                 {4096, CQ_ECORRUPT}, {total - 1, CQ_ECORRUPT}, {total + 4096, CQ_ECORRUPT}};
     for (auto c : cases) {
         std::string b = good_;
         b.resize(c.size, '\0');
@@ -166,9 +168,9 @@ TEST_F(Corrupt, WrongVersionAndStructSizesEvenWithAValidChecksum) {
 }
 
 TEST_F(Corrupt, ForgedChecksumWithInconsistentGeometry) {
-    for (size_t field : {offsetof(L::RegionHeader, capacity), offsetof(L::RegionHeader, node_stride),
-                         offsetof(L::RegionHeader, nodes_offset),
-                         offsetof(L::RegionHeader, lane_count)}) {
+    for (size_t field :
+         {offsetof(L::RegionHeader, capacity), offsetof(L::RegionHeader, node_stride),
+          offsetof(L::RegionHeader, nodes_offset), offsetof(L::RegionHeader, lane_count)}) {
         std::string b = good_;
         put<uint32_t>(b, field, get<uint32_t>(b, field) + 64);
         reseal(b);
@@ -255,7 +257,8 @@ TEST_F(Corrupt, CycleInTheFreeListAndSharedNodes) {
 
 TEST_F(Corrupt, MessageLengthBeyondTheMaximum) {
     std::string b = good_;
-    uint32_t first = L::idx_of(get<uint64_t>(b, node_off(head_idx(b)) + offsetof(L::NodeHeader, next)));
+    uint32_t first =
+        L::idx_of(get<uint64_t>(b, node_off(head_idx(b)) + offsetof(L::NodeHeader, next)));
     put<uint32_t>(b, node_off(first) + offsetof(L::NodeHeader, len), 1u << 30);
     spit(path_, b);
     cq_queue *q;

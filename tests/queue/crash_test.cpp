@@ -69,8 +69,8 @@ TEST_P(Crash, RandomSigkillsOfProducersAndConsumers) {
         w.add_consumer();
         w.add_consumer();
         const int kills = kills_wanted();
-        for (int k = 0; k < kills || (!p.recovery && !leak_visible(q, capacity, p.batch) &&
-                                      k < 10 * kills);
+        for (int k = 0;
+             k < kills || (!p.recovery && !leak_visible(q, capacity, p.batch) && k < 10 * kills);
              ++k) {
             std::this_thread::sleep_for(std::chrono::microseconds(200 + rng() % 3000));
             size_t victim = rng() % w.all().size();

@@ -27,7 +27,9 @@ cq_queue *create(const std::string &name, uint32_t capacity) {
     return q;
 }
 
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 TEST(Processes, ThreeProducersThreeConsumersExactlyOnce) {
     std::string name = cqtest::unique_name("proc");

@@ -17,13 +17,13 @@
 namespace cqtest {
 
 class Workers {
-public:
+  public:
     struct Worker {
         bool producer;
-        int slot;        // producer slot or consumer index
-        uint32_t inc;    // producer incarnation
+        int slot;      // producer slot or consumer index
+        uint32_t inc;  // producer incarnation
         pid_t pid = -1;
-        std::string out; // consumer output file
+        std::string out;  // consumer output file
     };
 
     Workers(std::string queue, const TempDir &dir, std::vector<std::string> extra = {})
@@ -111,7 +111,7 @@ public:
     }
     const std::vector<int> &statuses() const { return statuses_; }
 
-private:
+  private:
     static size_t index(size_t i) { return i % 256; }
     void start(size_t i, uint64_t count) {
         Worker &w = workers_[i];

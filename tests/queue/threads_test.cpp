@@ -148,10 +148,11 @@ TEST_P(Threads, ExactlyOnceInOrder) {
     cq_unlink(name.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Queue, Threads,
-    ::testing::Values(Param{"p4c4", 4, 4, 1, false}, Param{"p4c4_wait", 4, 4, 1, true},
-                      Param{"p4c4_batch", 4, 4, 16, false}, Param{"p1c1", 1, 1, 1, true}),
-    [](const auto &info) { return std::string(info.param.label); });
+INSTANTIATE_TEST_SUITE_P(Queue, Threads,
+                         ::testing::Values(Param{"p4c4", 4, 4, 1, false},
+                                           Param{"p4c4_wait", 4, 4, 1, true},
+                                           Param{"p4c4_batch", 4, 4, 16, false},
+                                           Param{"p1c1", 1, 1, 1, true}),
+                         [](const auto &info) { return std::string(info.param.label); });
 
 }  // namespace

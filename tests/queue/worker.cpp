@@ -31,7 +31,9 @@
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void on_term(int) { g_stop = 1; }
+void on_term(int) {
+    g_stop = 1;
+}
 
 int die(const char *what, int r) {
     std::fprintf(stderr, "cq_test_worker: %s: %s: %s\n", what, cq_strerror(r), cq_last_error());
@@ -63,10 +65,14 @@ int main(int argc, char **argv) {
     int first_opt = mode == "produce" ? 5 : 4;
     for (int i = first_opt; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--count" && i + 1 < argc) count = std::strtoull(argv[++i], nullptr, 10);
-        else if (a == "--batch" && i + 1 < argc) batch = static_cast<uint32_t>(std::atoi(argv[++i]));
-        else if (a == "--norecover") norecover = true;
-        else if (a == "--size" && i + 1 < argc) size = std::strtoull(argv[++i], nullptr, 10);
+        if (a == "--count" && i + 1 < argc)
+            count = std::strtoull(argv[++i], nullptr, 10);
+        else if (a == "--batch" && i + 1 < argc)
+            batch = static_cast<uint32_t>(std::atoi(argv[++i]));
+        else if (a == "--norecover")
+            norecover = true;
+        else if (a == "--size" && i + 1 < argc)
+            size = std::strtoull(argv[++i], nullptr, 10);
         else if (a == "--progress" && i + 2 < argc) {
             progress = map_progress(argv[i + 1], std::atoi(argv[i + 2]));
             i += 2;

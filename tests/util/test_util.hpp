@@ -27,13 +27,13 @@ void kill_and_reap(pid_t pid, int sig);
 
 // A fresh directory under /tmp, removed with its files on destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     const std::string &path() const { return path_; }
     std::string file(const std::string &name) const { return path_ + "/" + name; }
 
-private:
+  private:
     std::string path_;
 };
 

@@ -27,27 +27,26 @@ extern "C" {
 #define CQ_VERSION_PATCH 0
 #define CQ_VERSION_STRING "1.0.0"
 /** One integer that grows with every release: MAJOR*10000 + MINOR*100 + PATCH. */
-#define CQ_VERSION_NUMBER \
-    (CQ_VERSION_MAJOR * 10000 + CQ_VERSION_MINOR * 100 + CQ_VERSION_PATCH)
+#define CQ_VERSION_NUMBER (CQ_VERSION_MAJOR * 10000 + CQ_VERSION_MINOR * 100 + CQ_VERSION_PATCH)
 
 /* Error codes. Pinned forever: new codes are only ever appended. */
 #define CQ_OK 0
-#define CQ_EEMPTY (-1)      /**< queue is empty (non-blocking dequeue) */
-#define CQ_EFULL (-2)       /**< queue is full (non-blocking enqueue) */
-#define CQ_ETIMEDOUT (-3)   /**< a wait ran out of time */
-#define CQ_EMSGSIZE (-4)    /**< message too large for the queue or the buffer */
-#define CQ_EINVAL (-5)      /**< an argument is invalid */
-#define CQ_ENOENT (-6)      /**< no such queue, topic or file */
-#define CQ_EEXIST (-7)      /**< already exists (CQ_CREATE|CQ_EXCL) */
-#define CQ_EPERM (-8)       /**< permission denied, or handle used where it may not be */
-#define CQ_ECORRUPT (-9)    /**< shared or on-disk data failed validation */
-#define CQ_EVERSION (-10)   /**< data written by an incompatible layout version */
-#define CQ_ENOMEM (-11)     /**< out of memory or address space */
-#define CQ_EIO (-12)        /**< an operating-system call failed */
-#define CQ_ECLOSED (-13)    /**< the object is closed or shutting down */
-#define CQ_ECANCELED (-14)  /**< the operation was cancelled */
-#define CQ_EBUSY (-15)      /**< recovery could not stop the world in time; retry later */
-#define CQ_EFOREIGN (-16)   /**< the name is taken by something that is not ours */
+#define CQ_EEMPTY (-1)     /**< queue is empty (non-blocking dequeue) */
+#define CQ_EFULL (-2)      /**< queue is full (non-blocking enqueue) */
+#define CQ_ETIMEDOUT (-3)  /**< a wait ran out of time */
+#define CQ_EMSGSIZE (-4)   /**< message too large for the queue or the buffer */
+#define CQ_EINVAL (-5)     /**< an argument is invalid */
+#define CQ_ENOENT (-6)     /**< no such queue, topic or file */
+#define CQ_EEXIST (-7)     /**< already exists (CQ_CREATE|CQ_EXCL) */
+#define CQ_EPERM (-8)      /**< permission denied, or handle used where it may not be */
+#define CQ_ECORRUPT (-9)   /**< shared or on-disk data failed validation */
+#define CQ_EVERSION (-10)  /**< data written by an incompatible layout version */
+#define CQ_ENOMEM (-11)    /**< out of memory or address space */
+#define CQ_EIO (-12)       /**< an operating-system call failed */
+#define CQ_ECLOSED (-13)   /**< the object is closed or shutting down */
+#define CQ_ECANCELED (-14) /**< the operation was cancelled */
+#define CQ_EBUSY (-15)     /**< recovery could not stop the world in time; retry later */
+#define CQ_EFOREIGN (-16)  /**< the name is taken by something that is not ours */
 
 /**
  * Static English text for an error code; unknown codes give "unknown error".

@@ -45,10 +45,10 @@ typedef struct cq_queue_options {
 /** Largest capacity: 2^32-2 (one index is the null link, one node is the dummy). */
 #define CQ_MAX_CAPACITY 0xFFFFFFFEu
 
-#define CQ_QUEUE_OPTIONS_INIT                                                      \
-    {                                                                             \
-        (uint32_t)sizeof(cq_queue_options), 0u, CQ_DEFAULT_CAPACITY,               \
-            CQ_DEFAULT_MAX_MESSAGE_SIZE, 0600u                                    \
+#define CQ_QUEUE_OPTIONS_INIT                                                                     \
+    {                                                                                             \
+        (uint32_t)sizeof(cq_queue_options), 0u, CQ_DEFAULT_CAPACITY, CQ_DEFAULT_MAX_MESSAGE_SIZE, \
+            0600u                                                                                 \
     }
 
 /** Counters of a queue. Set struct_size before calling cq_stats. */
@@ -67,7 +67,8 @@ typedef struct cq_queue_stats {
     uint32_t lanes_dead; /**< lanes of dead processes not yet recovered */
 } cq_queue_stats;
 
-#define CQ_QUEUE_STATS_INIT {(uint32_t)sizeof(cq_queue_stats), 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u}
+#define CQ_QUEUE_STATS_INIT \
+    { (uint32_t)sizeof(cq_queue_stats), 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u }
 
 /** One message to enqueue in a batch. */
 typedef struct cq_iov {

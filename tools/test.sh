@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Quick start, step 2: the whole test suite. Installs missing packages first.
+#   1. Release-ish build with -Werror: every ctest test (unit, threads,
+#      processes, SIGSTOP, SIGKILL torture, bad input, ABI, install).
+#   2. The same suite under ASan+UBSan.
+#   3. The same suite under TSan (fence-free build, see PITFALLS).
+#   4. libFuzzer over region validation for a bounded time (clang).
+#   5. clang-format check.
+# Environment: CQ_FUZZ_SECONDS (default 60), JOBS (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh --deps-only
+
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${CQ_FUZZ_SECONDS:-60}
+status=0
+step() { echo; echo "=================== $* ==================="; }
+
+run_suite() {  # dir, cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCQUEUE_WERROR=ON -DCQUEUE_BUILD_BENCH=OFF "$@" >/dev/null
+  ninja -C "$dir" -j "$JOBS"
+  (cd "$dir" && ctest --output-on-failure -j "$JOBS") || status=1
+}
+
+step "1/5 build -Werror + ctest"
+run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+step "2/5 ASan+UBSan + ctest"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+CQ_TEST_SCALE=0.25 CQ_TORTURE_KILLS=150 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCQUEUE_SANITIZE=address,undefined \
+  -DCQUEUE_SKIP_INSTALL_TESTS=ON
+
+step "3/5 TSan + ctest"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CQ_TEST_SCALE=0.1 CQ_TORTURE_KILLS=100 \
+  run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCQUEUE_SANITIZE=thread \
+  -DCQUEUE_SKIP_INSTALL_TESTS=ON
+
+step "4/5 libFuzzer: region validation, ${FUZZ_SECONDS}s"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCQUEUE_BUILD_FUZZ=ON \
+  -DCQUEUE_SANITIZE=address,undefined -DCQUEUE_BUILD_TESTS=OFF -DCQUEUE_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build-fuzz -j "$JOBS" region_fuzz
+mkdir -p build-fuzz/corpus
+if build-fuzz/tests/fuzz/region_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+     -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus 2>build-fuzz/fuzz.log; then
+  tail -n 12 build-fuzz/fuzz.log
+  echo "fuzz: 1 passed, 0 failed"
+else
+  tail -n 60 build-fuzz/fuzz.log
+  echo "fuzz: 0 passed, 1 failed"
+  status=1
+fi
+
+step "5/5 clang-format"
+if git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>/dev/null; then
+  echo "format: 1 passed, 0 failed"
+else
+  git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 | head -20
+  echo "format: 0 passed, 1 failed"
+  status=1
+fi
+
+exit $status
