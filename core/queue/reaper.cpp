@@ -160,7 +160,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
                 break;
             }
             if (st == LaneSet::State::unused ||
-                lanes[i].active.load(std::memory_order_acquire) == 0)
+                lanes[i].active.load(std::memory_order_seq_cst) == 0)
                 break;
             if (monotonic_ns() > quiesce_deadline) {
                 reopen();
