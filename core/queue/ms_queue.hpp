@@ -28,6 +28,15 @@ using layout::kNil;
 using layout::tag_of;
 using layout::tagged;
 
+// Consecutive tail-helping steps one operation may take before it calls the
+// list cyclic. Helping more than node_count times in a row needs either a
+// cycle or other processes completing tens of thousands of operations exactly
+// between this thread's loads; the slack makes the latter impossible in
+// practice, since a false alarm would mark a healthy queue corrupt.
+inline uint64_t help_limit(const Arena &a) {
+    return uint64_t{a.count} + 65536;
+}
+
 // Appends the chain first..last, whose next links are already set (last's to
 // kNil). Returns false if the list is damaged (index out of range, or more
 // tail-helping steps than there are nodes, as a planted cycle would cause).
@@ -51,7 +60,7 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
                                                   std::memory_order_relaxed))
                 break;
         } else {
-            if (!a.valid(idx_of(next)) || ++helps > uint64_t{a.count} + 1) return false;
+            if (!a.valid(idx_of(next)) || ++helps > help_limit(a)) return false;
             // E13: tail is lagging; help swing it one node forward.
             tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
                                               std::memory_order_relaxed);
@@ -101,6 +110,7 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
             uint32_t *first_len) {
     auto &head_word = a.hdr->head;
     auto &tail_word = a.hdr->tail;
+    uint64_t helps = 0;
     for (;;) {
         uint64_t h = head_word.load(std::memory_order_acquire);  // D2
         uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
@@ -109,7 +119,8 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
         if (h != head_word.load(std::memory_order_acquire)) continue;             // D5
         if (idx_of(h) == idx_of(t)) {                                             // D6
             if (idx_of(next) == kNil) return Claim::empty;                        // D7-D8
-            if (!a.valid(idx_of(next))) return Claim::corrupt;
+            // More helping steps than nodes: the list loops back on itself.
+            if (!a.valid(idx_of(next)) || ++helps > help_limit(a)) return Claim::corrupt;
             // D10: tail is lagging behind a linked node; help it.
             tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
                                               std::memory_order_relaxed);
