@@ -236,6 +236,27 @@ TEST_F(Corrupt, CycleInTheQueueList) {
     cq_close(q);
 }
 
+TEST_F(Corrupt, SelfLinkedTailFoundByTheFuzzer) {
+    // Found by tests/fuzz/region_fuzz: tail linking to itself made dequeue
+    // help the tail forward forever once the queue looked empty.
+    std::string b = good_;
+    uint32_t tail = L::idx_of(get<uint64_t>(b, offsetof(L::RegionHeader, tail)));
+    put<uint64_t>(b, node_off(tail) + offsetof(L::NodeHeader, next), L::tagged(tail, 3));
+    spit(path_, b);
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q), CQ_OK);
+    char buf[64];
+    size_t len;
+    int r = CQ_OK;
+    for (int i = 0; i < 4 && r == CQ_OK; ++i) r = cq_dequeue(q, buf, sizeof buf, &len);
+    EXPECT_EQ(r, CQ_ECORRUPT);
+    cq_close(q);
+    spit(path_, b);
+    ASSERT_EQ(open_plain(&q), CQ_OK);
+    EXPECT_EQ(cq_enqueue(q, "x", 1), CQ_ECORRUPT);
+    cq_close(q);
+}
+
 TEST_F(Corrupt, CycleInTheFreeListAndSharedNodes) {
     std::string b = good_;
     uint32_t top = L::idx_of(get<uint64_t>(b, offsetof(L::RegionHeader, free_top)));
