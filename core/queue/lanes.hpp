@@ -19,6 +19,19 @@
 
 namespace cq {
 
+class LaneSet;
+
+// The lane this thread used last, and for which handle: the fast path's one
+// comparison. constinit: no TLS wrapper call; initial-exec: no
+// __tls_get_addr in the shared library (24 bytes fit glibc's static TLS
+// surplus even when the library is dlopen()ed).
+struct LaneCache {
+    const LaneSet *set = nullptr;
+    uint64_t nonce = 0;
+    layout::Lane *lane = nullptr;
+};
+__attribute__((tls_model("initial-exec"))) inline constinit thread_local LaneCache t_cache{};
+
 class LaneSet {
   public:
     LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, int fd);
@@ -49,12 +62,7 @@ class LaneSet {
     void release(uint32_t i);  // called when a thread exits
 
   private:
-    struct Cache {
-        const LaneSet *set = nullptr;
-        uint64_t nonce = 0;
-        layout::Lane *lane = nullptr;
-    };
-    static thread_local Cache t_cache;
+    using Cache = LaneCache;
 
     layout::Lane *claim_slow(bool *took_dead);
     void take_back_waiters(uint32_t waiting_bits);

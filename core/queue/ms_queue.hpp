@@ -83,9 +83,13 @@ inline void set_next(const Arena &a, uint32_t n, uint32_t target) {
 // second release returns the node to the free list.
 inline void release(const Arena &a, uint32_t n) {
     auto &refs = a.node(n)->refs;
-    // acq_rel: the other party's accesses to the node (its copy of the data,
-    // or its read of next) happen-before the free and any later reuse.
-    if (refs.fetch_add(1, std::memory_order_acq_rel) == 1) {
+    // Only two parties ever release a node, so seeing 1 means the other one
+    // is done and nobody else will write refs: skip the locked RMW (the
+    // common case when the unlinking dequeue comes well after the copy).
+    // acquire/acq_rel: the other party's accesses to the node (its copy of
+    // the data, or its read of next) happen-before the free and any reuse.
+    if (refs.load(std::memory_order_acquire) == 1 ||
+        refs.fetch_add(1, std::memory_order_acq_rel) == 1) {
         refs.store(0, std::memory_order_relaxed);
         free_list::push(a, n);
     }

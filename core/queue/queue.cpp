@@ -186,7 +186,7 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         auto fits = [b](uint32_t i, uint32_t len) { return len <= b[i].cap; };
         switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len)) {
             case ms_queue::Claim::empty:
-                return *done ? Errc::ok : Errc::empty;
+                return *done ? Errc::ok : fail_static(Errc::empty, "queue is empty");
             case ms_queue::Claim::too_big:
                 if (*done) return Errc::ok;
                 b[0].len = first_len;

@@ -9,6 +9,7 @@ namespace cq {
 namespace {
 // The only mutable global state of the library: each thread's detail text.
 thread_local char t_last_error[512];
+thread_local const char *t_static_error = nullptr;  // wins over the buffer when set
 }  // namespace
 
 const char *errc_text(int code) noexcept {
@@ -52,6 +53,7 @@ const char *errc_text(int code) noexcept {
 }
 
 Errc fail(Errc e, const char *fmt, ...) noexcept {
+    t_static_error = nullptr;
     va_list ap;
     va_start(ap, fmt);
     std::vsnprintf(t_last_error, sizeof t_last_error, fmt, ap);
@@ -60,6 +62,7 @@ Errc fail(Errc e, const char *fmt, ...) noexcept {
 }
 
 Errc fail_errno(Errc e, int errno_value, const char *fmt, ...) noexcept {
+    t_static_error = nullptr;
     va_list ap;
     va_start(ap, fmt);
     int n = std::vsnprintf(t_last_error, sizeof t_last_error, fmt, ap);
@@ -95,10 +98,16 @@ Errc errc_from_errno(int errno_value) noexcept {
     }
 }
 
+Errc fail_static(Errc e, const char *text) noexcept {
+    t_static_error = text;
+    return e;
+}
+
 const char *last_error() noexcept {
-    return t_last_error;
+    return t_static_error ? t_static_error : t_last_error;
 }
 void clear_last_error() noexcept {
+    t_static_error = nullptr;
     t_last_error[0] = '\0';
 }
 

@@ -44,6 +44,10 @@ Errc fail(Errc e, const char *fmt, ...) noexcept __attribute__((format(printf, 2
 Errc fail_errno(Errc e, int errno_value, const char *fmt, ...) noexcept
     __attribute__((format(printf, 3, 4)));
 
+// As fail() with a static text and no formatting: for codes returned on hot
+// paths (CQ_EEMPTY while polling), which must still not leave stale text.
+Errc fail_static(Errc e, const char *text) noexcept;
+
 // Maps an errno value from open/mmap/ftruncate to the closest code.
 Errc errc_from_errno(int errno_value) noexcept;
 

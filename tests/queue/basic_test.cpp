@@ -203,7 +203,9 @@ TEST_F(Queue, FifoFullEmpty) {
     }
     uint32_t v;
     size_t len;
+    EXPECT_EQ(cq_dequeue_wait(q, &v, sizeof v, &len, 0), CQ_ETIMEDOUT);
     EXPECT_EQ(cq_dequeue(q, &v, sizeof v, &len), CQ_EEMPTY);
+    EXPECT_STREQ(cq_last_error(), "queue is empty");  // not the previous failure's text
     // Wraps around the arena many times.
     for (uint32_t i = 0; i < 1000; ++i) {
         ASSERT_EQ(cq_enqueue(q, &i, sizeof i), CQ_OK);
