@@ -1,5 +1,10 @@
-// The free list: a Treiber stack of node indices whose top is a tagged index
-// in the region header; the link of a free node is its free_next field.
+// Free-node stacks: Treiber stacks of node indices whose top is a tagged
+// index; the link of a free node is its free_next field. There is one global
+// stack (RegionHeader::free_top) and one per lane (Lane::free_top): a
+// consumer frees into its own lane's stack, a line no other process writes,
+// and hands a full stack to the global one in one CAS; a producer pops from
+// its own lane, then the global stack, and steals from other lanes only when
+// both are empty (docs/recovery.md).
 //
 // Invariant: every node is in exactly one of {free list, queue (M&S list),
 // held by one live operation, held by a dead process (orphan)}. The tag on
@@ -24,9 +29,8 @@ enum class PopResult { ok, empty, corrupt };
 // Pops up to `want` (>= 1) nodes with one CAS: walks `want` links down from
 // the top, then swings the top past them. The popped nodes stay linked
 // first -> ... -> last through free_next. *got receives how many.
-inline PopResult pop_chain(const Arena &a, uint32_t want, uint32_t *first, uint32_t *last,
-                           uint32_t *got) {
-    auto &top_word = a.hdr->free_top;
+inline PopResult pop_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t want,
+                           uint32_t *first, uint32_t *last, uint32_t *got) {
     // acquire: synchronises with the releasing CAS of every push before it
     // (they form one release sequence on free_top), so free_next is current.
     uint64_t top = top_word.load(std::memory_order_acquire);
@@ -59,8 +63,7 @@ inline PopResult pop_chain(const Arena &a, uint32_t want, uint32_t *first, uint3
 }
 
 // Pushes the chain first -> ... -> last (linked by free_next) with one CAS.
-inline void push_chain(const Arena &a, uint32_t first, uint32_t last) {
-    auto &top_word = a.hdr->free_top;
+inline void push_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t first, uint32_t last) {
     uint64_t top = top_word.load(std::memory_order_relaxed);
     for (;;) {
         a.node(last)->free_next.store(idx_of(top), std::memory_order_relaxed);
@@ -73,8 +76,14 @@ inline void push_chain(const Arena &a, uint32_t first, uint32_t last) {
     }
 }
 
-inline void push(const Arena &a, uint32_t n) {
-    push_chain(a, n, n);
+// Detaches the whole stack (one CAS); returns its first node or kNil.
+inline uint32_t take_all(layout::Atomic64 &top_word) {
+    uint64_t top = top_word.load(std::memory_order_acquire);
+    while (idx_of(top) != kNil &&
+           !top_word.compare_exchange_weak(top, bump(top, kNil), std::memory_order_acquire,
+                                           std::memory_order_acquire)) {
+    }
+    return idx_of(top);
 }
 
 }  // namespace cq::free_list

@@ -30,7 +30,6 @@ struct ThreadLanes {
 thread_local ThreadLanes t_thread_lanes;
 }  // namespace
 
-
 LaneSet::LaneSet(RegionHeader *hdr, Lane *lanes, int fd)
     : hdr_(hdr),
       lanes_(lanes),

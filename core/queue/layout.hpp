@@ -109,7 +109,10 @@ struct alignas(64) Lane {
     Atomic32 waiting;   // bit 0: counted in not_empty_waiters, bit 1: in not_full_waiters
     Atomic64 enqueued;  // cumulative over all holders, written by the holder only
     Atomic64 dequeued;
-    uint64_t reserved[4];
+    Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
+    Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
+    uint32_t reserved0;
+    uint64_t reserved[2];
 };
 
 // ---- node ------------------------------------------------------------------------

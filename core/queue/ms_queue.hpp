@@ -79,9 +79,10 @@ inline void set_next(const Arena &a, uint32_t n, uint32_t target) {
     w.store(bump(w.load(std::memory_order_relaxed), target), std::memory_order_relaxed);
 }
 
-// Releases one of the two references of a node (see NodeHeader::refs); the
-// second release returns the node to the free list.
-inline void release(const Arena &a, uint32_t n) {
+// Releases one of the two references of a node (see NodeHeader::refs).
+// Returns true if this was the second: the node is free and the caller must
+// put it on a free stack.
+inline bool release(const Arena &a, uint32_t n) {
     auto &refs = a.node(n)->refs;
     // Only two parties ever release a node, so seeing 1 means the other one
     // is done and nobody else will write refs: skip the locked RMW (the
@@ -91,8 +92,9 @@ inline void release(const Arena &a, uint32_t n) {
     if (refs.load(std::memory_order_acquire) == 1 ||
         refs.fetch_add(1, std::memory_order_acq_rel) == 1) {
         refs.store(0, std::memory_order_relaxed);
-        free_list::push(a, n);
+        return true;
     }
+    return false;
 }
 
 enum class Claim { ok, empty, too_big, corrupt };

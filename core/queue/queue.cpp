@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstring>
@@ -42,7 +43,10 @@ Queue::Queue(std::unique_ptr<Region> region)
              hdr_->max_message_size},
       lanes_(std::make_shared<LaneSet>(hdr_, region_->lanes(), region_->fd())),
       fork_gen_(g_fork_gen.load(std::memory_order_relaxed)),
-      light_fence_(membarrier_light_ok()) {
+      light_fence_(membarrier_light_ok()),
+      // Small queues hand freed nodes to everyone at once; big ones keep up
+      // to 64 per lane, a 64th of the capacity at most.
+      lane_stack_max_(std::clamp<uint32_t>(hdr_->capacity / 64, 1, 64)) {
     lanes_->self_ = lanes_;
 }
 
@@ -146,9 +150,56 @@ void Queue::wake_not_full() {
     }
 }
 
+free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *first, uint32_t *last,
+                                       uint32_t *got) {
+    using free_list::PopResult;
+    PopResult r = free_list::pop_chain(arena_, lane->free_top, want, first, last, got);
+    if (r != PopResult::empty) return r;
+    r = free_list::pop_chain(arena_, hdr_->free_top, want, first, last, got);
+    if (r != PopResult::empty) return r;
+    // Both empty: what is free sits in other lanes' stacks. Steal.
+    Lane *lanes = region_->lanes();
+    const uint32_t used =
+        std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
+    for (uint32_t i = 0; i < used; ++i) {
+        if (&lanes[i] == lane || idx_of(lanes[i].free_top.load(std::memory_order_relaxed)) == kNil)
+            continue;
+        r = free_list::pop_chain(arena_, lanes[i].free_top, want, first, last, got);
+        if (r != PopResult::empty) return r;
+    }
+    return PopResult::empty;
+}
+
+void Queue::free_chain(Lane *lane, uint32_t first, uint32_t last, uint32_t count) {
+    free_list::push_chain(arena_, lane->free_top, first, last);
+    uint32_t n = lane->free_count.load(std::memory_order_relaxed) + count;
+    lane->free_count.store(n, std::memory_order_relaxed);
+    if (n >= lane_stack_max_) hand_over(lane);
+}
+
+// Moves this lane's whole stack to the global one: one CAS each side.
+void Queue::hand_over(Lane *lane) {
+    lane->free_count.store(0, std::memory_order_relaxed);
+    uint32_t first = free_list::take_all(lane->free_top);
+    if (first == kNil) return;
+    // The detached chain is ours alone; find its end (bounded: a cycle or
+    // an index out of range is damage).
+    uint32_t last = first;
+    for (uint32_t steps = 0;; ++steps) {
+        if (!arena_.valid(last) || steps > arena_.count) {
+            mark_corrupt("a lane's free stack is damaged");
+            return;
+        }
+        uint32_t nx = arena_.node(last)->free_next.load(std::memory_order_relaxed);
+        if (nx == kNil) break;
+        last = nx;
+    }
+    free_list::push_chain(arena_, hdr_->free_top, first, last);
+}
+
 Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
     uint32_t first, last, got;
-    switch (free_list::pop_chain(arena_, count, &first, &last, &got)) {
+    switch (take_nodes(lane, count, &first, &last, &got)) {
         case free_list::PopResult::empty:
             return Errc::full;
         case free_list::PopResult::corrupt:
@@ -210,13 +261,14 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         // The old dummy we unlinked; the new dummy once its data is copied.
         // Nodes in between were both claimed and unlinked by us: free them
         // in one push.
-        ms_queue::release(arena_, c.old_dummy);
+        if (ms_queue::release(arena_, c.old_dummy)) free_chain(lane, c.old_dummy, c.old_dummy, 1);
         if (c.count > 1) {
             for (uint32_t j = 0; j + 2 < c.count; ++j)
                 arena_.node(ids[j])->free_next.store(ids[j + 1], std::memory_order_relaxed);
-            free_list::push_chain(arena_, ids[0], ids[c.count - 2]);
+            free_chain(lane, ids[0], ids[c.count - 2], c.count - 1);
         }
-        ms_queue::release(arena_, ids[c.count - 1]);
+        if (ms_queue::release(arena_, ids[c.count - 1]))
+            free_chain(lane, ids[c.count - 1], ids[c.count - 1], 1);
         lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
                              std::memory_order_relaxed);
         *done += c.count;
@@ -403,11 +455,15 @@ Errc Queue::stats(QueueStats *out) {
         ++s.length;
         cur = nx;
     }
-    cur = idx_of(hdr_->free_top.load(std::memory_order_acquire));
-    for (uint64_t steps = 0; arena_.valid(cur) && steps < arena_.count; ++steps) {
-        ++s.free_nodes;
-        cur = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
-    }
+    auto count_stack = [&](const Atomic64 &top) {
+        uint32_t c = idx_of(top.load(std::memory_order_acquire));
+        for (uint64_t steps = 0; arena_.valid(c) && steps < arena_.count; ++steps) {
+            ++s.free_nodes;
+            c = arena_.node(c)->free_next.load(std::memory_order_relaxed);
+        }
+    };
+    count_stack(hdr_->free_top);
+    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) count_stack(lanes[i].free_top);
     *out = s;
     return Errc::ok;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/queue/arena.hpp"
+#include "core/queue/free_list.hpp"
 #include "core/queue/lanes.hpp"
 #include "core/queue/region.hpp"
 #include "core/util/errors.hpp"
@@ -94,6 +95,11 @@ class Queue {
     bool any_dead_lane();
     void maybe_recover_on_full();
     Errc reap(layout::Lane *self, uint64_t *reclaimed, Audit *audit);
+    // Free-node stacks (free_list.hpp): own lane, global, other lanes.
+    free_list::PopResult take_nodes(layout::Lane *lane, uint32_t want, uint32_t *first,
+                                    uint32_t *last, uint32_t *got);
+    void free_chain(layout::Lane *lane, uint32_t first, uint32_t last, uint32_t count);
+    void hand_over(layout::Lane *lane);
 
     std::unique_ptr<Region> region_;
     layout::RegionHeader *hdr_;
@@ -105,6 +111,7 @@ class Queue {
     bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
     uint64_t quiesce_timeout_ns_ = 200'000'000;
+    uint32_t lane_stack_max_;  // a lane hands its free nodes over past this many
 };
 
 }  // namespace cq

@@ -61,7 +61,7 @@ struct Scan {
 };
 
 // Marks both lists; the world is stopped.
-void scan(const Arena &a, Marks &marks, Scan *s) {
+void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
     const RegionHeader *h = a.hdr;
     uint32_t head = idx_of(h->head.load(std::memory_order_acquire));
     uint32_t tail = idx_of(h->tail.load(std::memory_order_acquire));
@@ -94,18 +94,27 @@ void scan(const Arena &a, Marks &marks, Scan *s) {
         s->damage = "tail is not on the queue list";
         return;
     }
-    for (uint32_t cur = idx_of(h->free_top.load(std::memory_order_acquire)); cur != kNil;
-         cur = a.node(cur)->free_next.load(std::memory_order_relaxed)) {
-        if (!a.valid(cur)) {
-            s->damage = "a free-list link is out of range";
-            return;
+    // The global free stack and every lane's (live or dead: a dead lane's
+    // stack is still a well-formed list that anyone may pop from).
+    auto walk = [&](const Atomic64 &top) {
+        for (uint32_t cur = idx_of(top.load(std::memory_order_acquire)); cur != kNil;
+             cur = a.node(cur)->free_next.load(std::memory_order_relaxed)) {
+            if (!a.valid(cur)) {
+                s->damage = "a free-list link is out of range";
+                return false;
+            }
+            if (marks.test_and_set(cur)) {
+                s->damage = "a free list has a cycle or shares a node with another list";
+                return false;
+            }
+            ++s->audit.free;
         }
-        if (marks.test_and_set(cur)) {
-            s->damage = "the free list has a cycle or shares a node with the queue";
-            return;
-        }
-        ++s->audit.free;
-    }
+        return true;
+    };
+    if (!walk(h->free_top)) return;
+    const uint32_t used = std::min(h->lanes_used.load(std::memory_order_acquire), h->lane_count);
+    for (uint32_t i = 0; i < used; ++i)
+        if (!walk(lanes[i].free_top)) return;
     s->audit.orphans = uint64_t{a.count} - 1 - s->audit.queued - s->audit.free;
     s->dummy = head;
     // Quiescent live consumers have released what they claimed, so a dummy
@@ -182,7 +191,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     std::vector<uint32_t> orphans;
     try {
         Marks marks(arena_.count);
-        scan(arena_, marks, &s);
+        scan(arena_, region_->lanes(), marks, &s);
         if (!s.damage && s.audit.orphans) {
             orphans.reserve(s.audit.orphans);
             for (uint32_t i = 0; i < arena_.count; ++i)
@@ -213,12 +222,13 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
             n->free_next.store(k + 1 < orphans.size() ? orphans[k + 1] : kNil,
                                std::memory_order_relaxed);
         }
-        free_list::push_chain(arena_, orphans.front(), orphans.back());
+        free_list::push_chain(arena_, hdr_->free_top, orphans.front(), orphans.back());
         hdr_->reclaimed.fetch_add(orphans.size(), std::memory_order_relaxed);
     }
     // The dead claimer of the current dummy never released it: release on
     // its behalf, exactly once (the scan proved nobody else will).
-    if (s.dummy_unreleased) ms_queue::release(arena_, s.dummy);
+    if (s.dummy_unreleased && ms_queue::release(arena_, s.dummy))
+        free_list::push_chain(arena_, hdr_->free_top, s.dummy, s.dummy);
     for (auto &[i, owner] : dead) lanes_->retire_dead(i, owner);
     hdr_->recoveries.fetch_add(1, std::memory_order_relaxed);
     leave(self);

@@ -61,6 +61,9 @@ void initialise(char *base, const RegionParams &p, const Geometry &g) {
         node->len.store(0, std::memory_order_relaxed);
         node->refs.store(i == 0 ? 1 : 0, std::memory_order_relaxed);
     }
+    auto *lanes = reinterpret_cast<Lane *>(base + g.lanes_offset);
+    for (uint32_t i = 0; i < p.lane_count; ++i)
+        lanes[i].free_top.store(tagged(kNil, 0), std::memory_order_relaxed);
     h->corrupt.store(0, std::memory_order_relaxed);
     h->lanes_used.store(0, std::memory_order_relaxed);
     h->reclaimed.store(0, std::memory_order_relaxed);

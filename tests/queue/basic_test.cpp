@@ -439,6 +439,29 @@ TEST_F(Queue, TwoHandlesInOneProcess) {
     EXPECT_EQ(reclaimed, 0u);
 }
 
+TEST_F(Queue, NodesFreedByAnotherThreadAreFoundWhenFull) {
+    // 640 messages: a lane keeps up to 10 freed nodes before handing them
+    // to the global stack, so a producer must find (steal) them there.
+    cq_queue *q = create(640, 8);
+    for (uint32_t i = 0; i < 640; ++i) ASSERT_EQ(cq_enqueue(q, &i, 4), CQ_OK);
+    EXPECT_EQ(cq_enqueue(q, "x", 1), CQ_EFULL);
+    std::thread consumer([&] {
+        char buf[8];
+        size_t len;
+        for (int i = 0; i < 5; ++i) ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK);
+    });
+    consumer.join();
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    EXPECT_EQ(st.free_nodes, 5u);  // counted wherever they sit
+    EXPECT_EQ(st.length, 635u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(cq_enqueue(q, "y", 1), CQ_OK) << i;
+    EXPECT_EQ(cq_enqueue(q, "z", 1), CQ_EFULL);
+    uint64_t reclaimed = 1;
+    EXPECT_EQ(cq_recover(q, &reclaimed), CQ_OK);
+    EXPECT_EQ(reclaimed, 0u);  // nodes in lane stacks are not orphans
+}
+
 TEST_F(Queue, ThreadsComeAndGoWithoutExhaustingLanes) {
     cq_queue *q = create(4);
     for (int i = 0; i < 700; ++i) {  // more threads than the 512 lanes
