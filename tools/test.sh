@@ -42,13 +42,20 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCQUEUE_BUILD_FUZZ=ON \
   -DCQUEUE_SANITIZE=address,undefined -DCQUEUE_BUILD_TESTS=OFF -DCQUEUE_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build-fuzz -j "$JOBS" region_fuzz
-mkdir -p build-fuzz/corpus
-if build-fuzz/tests/fuzz/region_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-     -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus 2>build-fuzz/fuzz.log; then
+mkdir -p build-fuzz/corpus build-fuzz/artifacts
+# Every input that once found a bug runs first (tests/fuzz/regressions/), then
+# new fuzzing from the corpus of earlier runs on this machine.
+if build-fuzz/tests/fuzz/region_fuzz -timeout=10 tests/fuzz/regressions/* \
+     >build-fuzz/regressions.log 2>&1 &&
+   build-fuzz/tests/fuzz/region_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ \
+     build-fuzz/corpus 2>build-fuzz/fuzz.log; then
   tail -n 12 build-fuzz/fuzz.log
   echo "fuzz: 1 passed, 0 failed"
 else
-  tail -n 60 build-fuzz/fuzz.log
+  tail -n 30 build-fuzz/regressions.log
+  tail -n 60 build-fuzz/fuzz.log 2>/dev/null
+  ls build-fuzz/artifacts
   echo "fuzz: 0 passed, 1 failed"
   status=1
 fi

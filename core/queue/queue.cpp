@@ -29,7 +29,6 @@ void on_fork_child() {
 constexpr uint32_t kMaxClaim = 256;            // messages per head CAS in a batch
 constexpr int kSpinTries = 200;                // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
-constexpr uint64_t kMaxGateMs = 600'000;       // no honest reaper closes the gate longer
 
 const uint32_t *futex_word(const Atomic32 &a) {
     return reinterpret_cast<const uint32_t *>(&a);
@@ -125,8 +124,11 @@ void Queue::wait_gate(Lane *lane) {
         // (a reaper killed mid-scan, or a damaged gate word).
         uint32_t holder = hdr_->gate_holder.load(std::memory_order_acquire);
         const uint64_t now_ms = monotonic_ns() / 1'000'000;
-        if (now_ms > gate_deadline_ms(g) || now_ms + kMaxGateMs < gate_deadline_ms(g) ||
-            holder >= hdr_->lane_count || lanes_->state_of(holder) != LaneSet::State::live) {
+        // Our own lane never holds a gate we wait on; a deadline beyond what
+        // any reaper sets is damage.
+        if (now_ms > gate_deadline_ms(g) ||
+            now_ms + gate_budget_ms() + 1000 < gate_deadline_ms(g) || holder >= hdr_->lane_count ||
+            &region_->lanes()[holder] == lane || lanes_->state_of(holder) != LaneSet::State::live) {
             hdr_->gate.compare_exchange_strong(g, gate_open(gate_gen(g) + 1),
                                                std::memory_order_seq_cst);
             return;

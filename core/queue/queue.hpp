@@ -69,9 +69,6 @@ class Queue {
     uint32_t capacity() const { return arena_.count - 1; }
     uint32_t max_message_size() const { return arena_.max_len; }
 
-    // Tunables for tests: how long recovery waits for live lanes to leave
-    // their operations, and how long waiters respect a closed gate.
-    void set_quiesce_timeout_ns(uint64_t ns) { quiesce_timeout_ns_ = ns; }
     // Benchmarks only: skip the recovery gate on the fast path, to measure
     // what it costs. Unsafe with recovery: never use outside bench/.
     void disable_gate_for_bench() { gate_enabled_ = false; }
@@ -100,6 +97,12 @@ class Queue {
                                     uint32_t *last, uint32_t *got);
     void free_chain(layout::Lane *lane, uint32_t first, uint32_t last, uint32_t count);
     void hand_over(layout::Lane *lane);
+    // How long recovery may keep the gate closed: the quiesce bound plus a
+    // scan allowance proportional to the node count. Every process derives
+    // the same figure, so a waiter can tell an honest deadline from a
+    // damaged one.
+    uint64_t gate_budget_ms() const { return kQuiesceMs + uint64_t{arena_.count} / 20'000 + 100; }
+    static constexpr uint64_t kQuiesceMs = 200;  // wait for live lanes this long
 
     std::unique_ptr<Region> region_;
     layout::RegionHeader *hdr_;
@@ -110,7 +113,6 @@ class Queue {
     bool auto_recover_ = true;
     bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
-    uint64_t quiesce_timeout_ns_ = 200'000'000;
     uint32_t lane_stack_max_;  // a lane hands its free nodes over past this many
 };
 

@@ -135,8 +135,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         wait_gate(self);
     }
     const uint64_t gen = gate_gen(g);
-    const uint64_t deadline_ms =
-        (monotonic_ns() + quiesce_timeout_ns_) / 1'000'000 + uint64_t{arena_.count} / 20'000 + 100;
+    const uint64_t deadline_ms = monotonic_ns() / 1'000'000 + gate_budget_ms();
     const uint64_t closed = gate_close(gen, deadline_ms);
     hdr_->gate_holder.store(lanes_->index_of(self), std::memory_order_release);
     if (!hdr_->gate.compare_exchange_strong(g, closed, std::memory_order_seq_cst)) {
@@ -157,7 +156,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         std::min(hdr_->lanes_used.load(std::memory_order_seq_cst), hdr_->lane_count);
     Lane *lanes = region_->lanes();
     std::vector<std::pair<uint32_t, uint64_t>> dead;
-    const uint64_t quiesce_deadline = monotonic_ns() + quiesce_timeout_ns_;
+    const uint64_t quiesce_deadline = monotonic_ns() + kQuiesceMs * 1'000'000;
     for (uint32_t i = 0; i < used; ++i) {
         if (i == me) continue;
         uint64_t owner = lanes[i].owner.load(std::memory_order_acquire);
