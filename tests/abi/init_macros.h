@@ -17,12 +17,12 @@
 
 static int cq_failures = 0;
 
-#define CQ_CHECK(cond)                                                                 \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
+#define CQ_CHECK(cond)                                                                  \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
             fprintf(stderr, "%s:%d: CQ_CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-            ++cq_failures;                                                             \
-        }                                                                              \
+            ++cq_failures;                                                              \
+        }                                                                               \
     } while (0)
 
 /* Static storage: the macros must be constant initialisers. */
