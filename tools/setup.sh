@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build meson pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libconcurrentqueue-dev
-          clang libclang-rt-14-dev clang-format)
+          clang libclang-rt-14-dev clang-format libtbb-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,6 +6,7 @@
 #define CQUEUE_CQUEUE_H
 
 #include "common.h"
+#include "pool.h"
 #include "queue.h"
 
 #endif /* CQUEUE_CQUEUE_H */
