@@ -112,7 +112,8 @@ struct alignas(64) Lane {
     Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
     Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
     uint32_t reserved0;
-    uint64_t reserved[2];
+    Atomic64 tail_seen;  // a list position tail has reached (holder's hint; tail never goes back)
+    uint64_t reserved;
 };
 
 // ---- node ------------------------------------------------------------------------
@@ -125,7 +126,7 @@ struct NodeHeader {
     Atomic32 len;        // message length in bytes
     Atomic32 refs;       // 0..2, see above
     uint32_t reserved0;
-    uint64_t reserved1;
+    Atomic64 pos;  // position in the list: that of the node it was linked after + 1
 };
 
 static_assert(sizeof(RegionHeader) == 4096);

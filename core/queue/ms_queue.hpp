@@ -40,7 +40,7 @@ inline uint64_t help_limit(const Arena &a) {
 // Appends the chain first..last, whose next links are already set (last's to
 // kNil). Returns false if the list is damaged (index out of range, or more
 // tail-helping steps than there are nodes, as a planted cycle would cause).
-inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
+inline bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t count) {
     auto &tail_word = a.hdr->tail;
     uint64_t helps = 0;
     uint64_t t;
@@ -51,6 +51,14 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
         uint64_t next = next_word.load(std::memory_order_acquire);     // E6
         if (t != tail_word.load(std::memory_order_acquire)) continue;  // E7
         if (idx_of(next) == kNil) {                                    // E8
+            // Number the chain after the node we link to. If that node is
+            // stale the CAS below fails and we number again; positions of
+            // linked nodes never change (claim() relies on it).
+            uint64_t pos = a.node(idx_of(t))->pos.load(std::memory_order_relaxed);
+            for (uint32_t c = first, k = 0; k < count; ++k) {
+                a.node(c)->pos.store(++pos, std::memory_order_relaxed);
+                c = idx_of(a.node(c)->next.load(std::memory_order_relaxed));
+            }
             // E9. release: the chain's data, lengths and inner links are
             // visible to a consumer that acquires this link. seq_cst (free
             // on x86): it is the store half of the store-load pair with a
@@ -113,28 +121,50 @@ struct Claimed {
 // not fit, returns too_big with *first_len set and nothing claimed.
 template <typename Fits>
 Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out,
-            uint32_t *first_len) {
+            uint32_t *first_len, layout::Atomic64 &tail_seen) {
     auto &head_word = a.hdr->head;
     auto &tail_word = a.hdr->tail;
     uint64_t helps = 0;
     for (;;) {
         uint64_t h = head_word.load(std::memory_order_acquire);  // D2
-        uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
-        if (!a.valid(idx_of(h)) || !a.valid(idx_of(t))) return Claim::corrupt;
+        if (!a.valid(idx_of(h))) return Claim::corrupt;
         uint64_t next = a.node(idx_of(h))->next.load(std::memory_order_acquire);  // D4
         if (h != head_word.load(std::memory_order_acquire)) continue;             // D5
-        if (idx_of(h) == idx_of(t)) {                                             // D6
-            if (idx_of(next) == kNil) return Claim::empty;                        // D7-D8
-            // More helping steps than nodes: the list loops back on itself.
-            if (!a.valid(idx_of(next)) || ++helps > help_limit(a)) return Claim::corrupt;
-            // D10: tail is lagging behind a linked node; help it.
-            tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
-                                              std::memory_order_relaxed);
-            continue;
+        if (idx_of(next) == kNil) return Claim::empty;  // D7-D8: h is the last node
+        if (!a.valid(idx_of(next))) return Claim::corrupt;
+        // Head must never pass tail (tail would then name a node that can be
+        // freed). The paper reads tail on every dequeue (D3, D6); instead we
+        // keep `bound`, a list position tail is known to have reached, and
+        // read tail (a line every producer writes) only when h is not below
+        // it. Tail only moves forward, so a bound stays true for ever.
+        uint64_t bound = tail_seen.load(std::memory_order_relaxed);
+        uint32_t tail_idx = kNil;
+        const uint64_t hpos = a.node(idx_of(h))->pos.load(std::memory_order_relaxed);
+        if (hpos >= bound) {
+            uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
+            if (!a.valid(idx_of(t))) return Claim::corrupt;
+            if (idx_of(h) == idx_of(t)) {  // D6
+                // More helping steps than nodes: the list loops back on itself.
+                if (++helps > help_limit(a)) return Claim::corrupt;
+                // D10: tail is lagging behind a linked node; help it.
+                tail_word.compare_exchange_strong(
+                    t, bump(t, idx_of(next)), std::memory_order_release, std::memory_order_relaxed);
+                continue;
+            }
+            // Tail was read after head, and tail is never behind head: while
+            // head is still h, tail is past it. Its position is trustworthy
+            // if tail did not move while we read it.
+            tail_idx = idx_of(t);
+            uint64_t tpos = a.node(tail_idx)->pos.load(std::memory_order_relaxed);
+            if (t == tail_word.load(std::memory_order_acquire) && tpos > hpos) {
+                bound = tpos;
+                tail_seen.store(tpos, std::memory_order_relaxed);
+            } else {
+                bound = hpos + 1;
+            }
         }
-        // Walk the run to claim. Tail was read after head, so while head is
-        // still h the nodes from h up to idx(t) are linked and not free;
-        // stopping at idx(t) keeps head from overtaking tail.
+        // Walk the run to claim: nodes up to position `bound` (or up to the
+        // tail node just read) are linked, and not free while head is h.
         uint32_t cur = idx_of(next);
         uint32_t n = 0;
         bool stale = false;
@@ -155,7 +185,9 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
                 break;
             }
             ids[n++] = cur;
-            if (n == max || cur == idx_of(t)) break;
+            if (n == max || cur == tail_idx ||
+                a.node(cur)->pos.load(std::memory_order_relaxed) >= bound)
+                break;
             uint64_t nn = a.node(cur)->next.load(std::memory_order_acquire);
             if (idx_of(nn) == kNil) break;
             cur = idx_of(nn);

@@ -220,7 +220,7 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
         cur = nxt;
     }
-    if (!ms_queue::link_chain(arena_, first, last))
+    if (!ms_queue::link_chain(arena_, first, last, got))
         return mark_corrupt("queue list is damaged (index out of range or a cycle)");
     lane->enqueued.store(lane->enqueued.load(std::memory_order_relaxed) + got,
                          std::memory_order_relaxed);
@@ -237,7 +237,7 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         ms_queue::Claimed c{};
         uint32_t first_len = 0;
         auto fits = [b](uint32_t i, uint32_t len) { return len <= b[i].cap; };
-        switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len)) {
+        switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len, lane->tail_seen)) {
             case ms_queue::Claim::empty:
                 return *done ? Errc::ok : fail_static(Errc::empty, "queue is empty");
             case ms_queue::Claim::too_big:
