@@ -56,6 +56,9 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t c
             // linked nodes never change (claim() relies on it).
             uint64_t pos = a.node(idx_of(t))->pos.load(std::memory_order_relaxed);
             for (uint32_t c = first, k = 0; k < count; ++k) {
+                // Our chain is private, but in a damaged region one of its
+                // nodes may also sit on a list someone else rewires.
+                if (!a.valid(c)) return false;
                 a.node(c)->pos.store(++pos, std::memory_order_relaxed);
                 c = idx_of(a.node(c)->next.load(std::memory_order_relaxed));
             }

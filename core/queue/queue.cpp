@@ -217,6 +217,9 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         n->len.store(static_cast<uint32_t>(msgs[i].len), std::memory_order_relaxed);
         if (msgs[i].len) std::memcpy(arena_.data(cur), msgs[i].data, msgs[i].len);
         uint32_t nxt = i + 1 < got ? n->free_next.load(std::memory_order_relaxed) : kNil;
+        // pop_chain checked these links, but a damaged region may share a
+        // node of our chain with a list another process is rewiring.
+        if (i + 1 < got && !arena_.valid(nxt)) return mark_corrupt("free-list index out of range");
         ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
         cur = nxt;
     }
