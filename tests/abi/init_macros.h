@@ -45,6 +45,31 @@ static void cq_check_options(const cq_queue_options *m) {
     CQ_CHECK(m->mode == 0600u);
 }
 
+static const cq_pool_options cq_file_scope_pool_options = CQ_POOL_OPTIONS_INIT;
+static const cq_job cq_file_scope_job = CQ_JOB_INIT;
+static const cq_pool_stats cq_file_scope_pool_stats = CQ_POOL_STATS_INIT;
+
+/* CQ_POOL_OPTIONS_INIT gives what cq_pool_options_init gives, field by field. */
+static void cq_check_pool_macros(void) {
+    cq_pool_options f;
+    memset(&f, 0xA5, sizeof f);
+    cq_pool_options_init(&f);
+    const cq_pool_options *m = &cq_file_scope_pool_options;
+    CQ_CHECK(m->struct_size == sizeof(cq_pool_options) && m->struct_size == f.struct_size);
+    CQ_CHECK(m->workers == f.workers && m->queue_capacity == f.queue_capacity);
+    CQ_CHECK(m->segment_size == f.segment_size && m->max_batch == f.max_batch);
+    CQ_CHECK(m->fairness == f.fairness && m->cpu_affinity == f.cpu_affinity);
+    CQ_CHECK(m->cpu_affinity_count == f.cpu_affinity_count && m->reserved0 == f.reserved0);
+    CQ_CHECK(m->on_thread_start == f.on_thread_start && m->on_thread_stop == f.on_thread_stop);
+    CQ_CHECK(m->hook_user == f.hook_user && m->metrics == f.metrics);
+    CQ_CHECK(m->metrics_user == f.metrics_user);
+    CQ_CHECK(m->metrics_interval_ns == f.metrics_interval_ns);
+    CQ_CHECK(cq_file_scope_job.struct_size == sizeof(cq_job));
+    CQ_CHECK(cq_file_scope_job.priority == CQ_PRIORITY_NORMAL && cq_file_scope_job.fn == NULL);
+    CQ_CHECK(cq_file_scope_pool_stats.struct_size == sizeof(cq_pool_stats));
+    CQ_CHECK(cq_file_scope_pool_stats.submitted == 0u && cq_file_scope_pool_stats.failed == 0u);
+}
+
 static void cq_check_zero_stats(const cq_queue_stats *s) {
     CQ_CHECK(s->struct_size == sizeof(cq_queue_stats));
     CQ_CHECK(s->capacity == 0u && s->max_message_size == 0u);
@@ -59,6 +84,7 @@ static int cq_run_init_macro_tests(const char *lang, const char *tag) {
 
     cq_check_options(&cq_file_scope_options);
     cq_check_zero_stats(&cq_file_scope_stats);
+    cq_check_pool_macros();
 
     cq_queue_options opts = CQ_QUEUE_OPTIONS_INIT;
     cq_check_options(&opts);
