@@ -341,66 +341,50 @@ int Queue::dequeue_batch(MutBuf *bufs, uint32_t count) {
     return static_cast<int>(done);
 }
 
-Errc Queue::enqueue_wait(const void *data, size_t len, int64_t timeout_ns) {
+// Spin, then sleep on a futex word in the region until `op` stops returning
+// `again` or the deadline passes. The waiter registers itself in `waiters`
+// before its last check (the load half of the handshake in wake_not_empty /
+// wake_not_full) and marks `lane_bit` in its lane so that recovery can take
+// the count back if this process dies asleep.
+template <typename Op>
+Errc Queue::wait_for(Op op, Errc again, Atomic32 &waiters, Atomic32 &seq_word, uint32_t lane_bit,
+                     int64_t timeout_ns, const char *state) {
     const uint64_t deadline = deadline_after(timeout_ns);
     for (int i = 0; i < kSpinTries; ++i) {
-        Errc e = enqueue(data, len);
-        if (e != Errc::full) return e;
-        if (timeout_ns == 0) break;
+        Errc e = op();
+        if (e != again) return e;
+        if (timeout_ns == 0) return fail(Errc::timedout, "queue is %s and timeout is 0", state);
         cpu_relax();
     }
-    if (timeout_ns == 0) return fail(Errc::timedout, "queue is full and timeout is 0");
     bool unused;
     Lane *lane = lanes_->for_this_thread(&unused);
     if (!lane) return Errc::busy;
-    // Register as a waiter before the last check (the load half of the
-    // handshake in wake_not_full), then sleep on the sequence word.
-    hdr_->not_full_waiters.fetch_add(1, std::memory_order_seq_cst);
-    lane->waiting.fetch_or(2u, std::memory_order_relaxed);
+    waiters.fetch_add(1, std::memory_order_seq_cst);
+    lane->waiting.fetch_or(lane_bit, std::memory_order_relaxed);
     Errc e;
     for (;;) {
-        uint32_t seq = hdr_->not_full_seq.load(std::memory_order_seq_cst);
-        e = enqueue(data, len);
-        if (e != Errc::full) break;
+        uint32_t seq = seq_word.load(std::memory_order_seq_cst);
+        e = op();
+        if (e != again) break;
         if (monotonic_ns() >= deadline) {
-            e = fail(Errc::timedout, "queue %s stayed full", region_->name().c_str());
+            e = fail(Errc::timedout, "queue %s stayed %s", region_->name().c_str(), state);
             break;
         }
-        futex_wait(futex_word(hdr_->not_full_seq), seq, deadline);
+        futex_wait(futex_word(seq_word), seq, deadline);
     }
-    lane->waiting.fetch_and(~2u, std::memory_order_relaxed);
-    hdr_->not_full_waiters.fetch_sub(1, std::memory_order_seq_cst);
+    lane->waiting.fetch_and(~lane_bit, std::memory_order_relaxed);
+    waiters.fetch_sub(1, std::memory_order_seq_cst);
     return e;
 }
 
+Errc Queue::enqueue_wait(const void *data, size_t len, int64_t timeout_ns) {
+    return wait_for([&] { return enqueue(data, len); }, Errc::full, hdr_->not_full_waiters,
+                    hdr_->not_full_seq, 2u, timeout_ns, "full");
+}
+
 Errc Queue::dequeue_wait(void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
-    const uint64_t deadline = deadline_after(timeout_ns);
-    for (int i = 0; i < kSpinTries; ++i) {
-        Errc e = dequeue(buf, cap, len);
-        if (e != Errc::empty) return e;
-        if (timeout_ns == 0) break;
-        cpu_relax();
-    }
-    if (timeout_ns == 0) return fail(Errc::timedout, "queue is empty and timeout is 0");
-    bool unused;
-    Lane *lane = lanes_->for_this_thread(&unused);
-    if (!lane) return Errc::busy;
-    hdr_->not_empty_waiters.fetch_add(1, std::memory_order_seq_cst);
-    lane->waiting.fetch_or(1u, std::memory_order_relaxed);
-    Errc e;
-    for (;;) {
-        uint32_t seq = hdr_->not_empty_seq.load(std::memory_order_seq_cst);
-        e = dequeue(buf, cap, len);
-        if (e != Errc::empty) break;
-        if (monotonic_ns() >= deadline) {
-            e = fail(Errc::timedout, "queue %s stayed empty", region_->name().c_str());
-            break;
-        }
-        futex_wait(futex_word(hdr_->not_empty_seq), seq, deadline);
-    }
-    lane->waiting.fetch_and(~1u, std::memory_order_relaxed);
-    hdr_->not_empty_waiters.fetch_sub(1, std::memory_order_seq_cst);
-    return e;
+    return wait_for([&] { return dequeue(buf, cap, len); }, Errc::empty, hdr_->not_empty_waiters,
+                    hdr_->not_empty_seq, 1u, timeout_ns, "empty");
 }
 
 bool Queue::any_dead_lane() {

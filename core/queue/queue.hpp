@@ -87,6 +87,9 @@ class Queue {
     Errc mark_corrupt(const char *what);
     Errc try_enqueue(layout::Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done);
     Errc try_dequeue(layout::Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done);
+    template <typename Op>
+    Errc wait_for(Op op, Errc again, layout::Atomic32 &waiters, layout::Atomic32 &seq_word,
+                  uint32_t lane_bit, int64_t timeout_ns, const char *state);
     void wake_not_empty();
     void wake_not_full();
     bool any_dead_lane();

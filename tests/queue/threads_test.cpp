@@ -77,6 +77,15 @@ TEST_P(Threads, ExactlyOnceInOrder) {
             std::vector<uint64_t> buf(p.batch * 2);
             std::vector<cq_rbuf> bufs(p.batch);
             for (uint32_t i = 0; i < p.batch; ++i) bufs[i] = cq_rbuf{&buf[2 * i], 16, 0};
+            // Records message i of buf; false if it is not one we sent.
+            auto record = [&](int i) {
+                uint64_t id = buf[2 * i], seq = buf[2 * i + 1];
+                if (id >= static_cast<uint64_t>(p.producers) || seq >= n) return false;
+                seen[id][seq].fetch_add(1, std::memory_order_relaxed);
+                if (last[id] != UINT64_MAX && seq <= last[id]) order_violations++;
+                last[id] = seq;
+                return true;
+            };
             for (;;) {
                 int r;
                 if (p.batch > 1)
@@ -87,42 +96,26 @@ TEST_P(Threads, ExactlyOnceInOrder) {
                                    : cq_dequeue(q, buf.data(), 16, &len);
                     r = r == CQ_OK ? 1 : r;
                 }
-                if (r > 0) {
-                    for (int i = 0; i < r; ++i) {
-                        uint64_t id = buf[2 * i], seq = buf[2 * i + 1];
-                        if (id >= static_cast<uint64_t>(p.producers) || seq >= n) {
-                            failed = true;
-                            return;
-                        }
-                        seen[id][seq].fetch_add(1, std::memory_order_relaxed);
-                        if (last[id] != UINT64_MAX && seq <= last[id]) order_violations++;
-                        last[id] = seq;
+                if (r == CQ_EEMPTY || r == CQ_ETIMEDOUT) {
+                    if (producers_left != 0) {
+                        if (!p.blocking) std::this_thread::yield();
+                        continue;
                     }
-                } else if (r == CQ_EEMPTY || r == CQ_ETIMEDOUT) {
-                    if (producers_left == 0) {
-                        // Producers are done; one more look, then stop.
-                        size_t len;
-                        int again = cq_dequeue(q, buf.data(), 16, &len);
-                        if (again == CQ_EEMPTY) return;
-                        if (again != CQ_OK) {
-                            failed = true;
-                            return;
-                        }
-                        uint64_t id = buf[0], seq = buf[1];
-                        if (id >= static_cast<uint64_t>(p.producers) || seq >= n) {
-                            failed = true;
-                            return;
-                        }
-                        seen[id][seq].fetch_add(1, std::memory_order_relaxed);
-                        if (last[id] != UINT64_MAX && seq <= last[id]) order_violations++;
-                        last[id] = seq;
-                    } else if (!p.blocking) {
-                        std::this_thread::yield();
-                    }
-                } else {
+                    // Producers are done; one more look, then stop.
+                    size_t len;
+                    r = cq_dequeue(q, buf.data(), 16, &len);
+                    if (r == CQ_EEMPTY) return;
+                    r = r == CQ_OK ? 1 : r;
+                }
+                if (r <= 0) {
                     failed = true;
                     return;
                 }
+                for (int i = 0; i < r; ++i)
+                    if (!record(i)) {
+                        failed = true;
+                        return;
+                    }
             }
         });
     }
