@@ -89,7 +89,11 @@ double ns_per_job(Clock::time_point t0, uint64_t n) {
 // ---- the three pools ------------------------------------------------------------
 double run_cqueue(const Config &c, uint32_t workers, cq_job_fn fn, uint64_t n, uint32_t batch) {
     std::vector<uint32_t> cpus;
-    for (uint32_t i = 0; i < workers; ++i) cpus.push_back(1 + i);
+    // Wrap around the online CPUs, as the naive pool does (2 workers on a
+    // 2-CPU machine: CPUs 1 and 0).
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    for (uint32_t i = 0; i < workers; ++i)
+        cpus.push_back(static_cast<uint32_t>((1 + i) % static_cast<uint32_t>(ncpu > 0 ? ncpu : 1)));
     cq_pool_options o = CQ_POOL_OPTIONS_INIT;
     o.workers = workers;
     o.queue_capacity = 65536;
