@@ -145,6 +145,12 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
         const uint64_t hpos = a.node(idx_of(h))->pos.load(std::memory_order_relaxed);
         if (hpos >= bound) {
             uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
+            // D5 again: the paper reads tail before its head check, so that
+            // (head, next, tail) is one snapshot taken while h was head. We
+            // read tail later and must re-check: otherwise h may have been
+            // dequeued, freed and re-linked in between, and a tail naming
+            // its index would make D10 swing tail to a stale `next`.
+            if (h != head_word.load(std::memory_order_acquire)) continue;
             if (!a.valid(idx_of(t))) return Claim::corrupt;
             if (idx_of(h) == idx_of(t)) {  // D6
                 // More helping steps than nodes: the list loops back on itself.
