@@ -11,7 +11,7 @@
 //   BM_Moodycamel*/<bytes>         moodycamel::ConcurrentQueue, the ceiling
 //
 // items_per_second counts messages (a pair moves one, a batch 32).
-// Gate cost = nogate vs gate real_time of BM_CorePair; bench_xproc reads it
+// Gate cost = nogate vs gate cpu_time of BM_CorePair; bench_xproc reads it
 // from this program's JSON output (--benchmark_out).
 #include <unistd.h>
 

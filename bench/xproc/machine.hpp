@@ -32,7 +32,7 @@ class MqMsgMax {
     std::string note_;
 };
 
-// name -> real_time in ns of the "_median" aggregates in a Google Benchmark
+// name -> cpu_time in ns of the "_median" aggregates in a Google Benchmark
 // JSON file (--benchmark_out=... --benchmark_out_format=json with
 // repetitions). Empty if the file is missing or has none.
 std::map<std::string, double> read_gbench_medians(const std::string &path);

@@ -72,6 +72,7 @@ constexpr double kRetryBudgetS = 150;
 
 struct Cell {
     std::vector<double> clean, disturbed;  // msgs/s of the good runs
+    std::vector<double> floors;            // cache-line round trip before each run, ns
     std::string err;
     int reps = 0;
     // The runs the figure is made of: the clean ones if there are enough.
@@ -103,6 +104,12 @@ std::string rate(double r) {
     else
         std::snprintf(b, sizeof b, "%.0f k", r / 1e3);
     return b;
+}
+
+double median_of(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
 }
 
 std::string cell_text(const Cell &c) {
@@ -219,7 +226,17 @@ int run(const Options &opt, int argc, char **argv) {
         return std::max<uint64_t>(1000, static_cast<uint64_t>(std::llround(n * opt.scale)));
     };
 
+    // The floor under every shared-memory figure: on this VM it has been seen
+    // at 150 ns and at 500 ns, depending on where the host places the vCPUs.
+    const LatencyRun floor0 = run_cacheline_pingpong(scaled(50'000), cpus, kRunTimeoutS);
+    std::printf("cache-line round trip CPU %d <-> CPU %d at start: median %.0f ns (min %.0f)\n\n",
+                cpus[0], cpus[1], floor0.median_ns, floor0.min_ns);
     const uint64_t started = now_ns();
+    // Before every run: where does the host have our vCPUs right now?
+    auto line_round_trip = [&] {
+        const LatencyRun f = run_cacheline_pingpong(20'000, cpus, kRunTimeoutS);
+        return f.ok ? f.median_ns : 0.0;
+    };
     auto over_budget = [&] {
         return static_cast<double>(now_ns() - started) / 1e9 > kRetryBudgetS;
     };
@@ -239,6 +256,8 @@ int run(const Options &opt, int argc, char **argv) {
                 Spec spec{k.posix_mq ? mq_depth : kDepth, size};
                 for (int r = 0; !c.done(); ++r) {
                     if (r >= opt.reps && (r >= kMaxAttempts * opt.reps || over_budget())) break;
+                    const double floor_ns = line_round_trip();
+                    c.floors.push_back(floor_ns);
                     auto t = k.make();
                     ThroughputRun tr =
                         run_throughput(*t, spec, procs, procs, scaled(k.msgs), cpus, kRunTimeoutS);
@@ -247,8 +266,9 @@ int run(const Options &opt, int argc, char **argv) {
                     if (tr.ok) {
                         const bool disturbed = tr.others > kMaxOthers;
                         c.add(tr.msgs_per_s, disturbed);
-                        std::printf("%12.0f msgs/s  %.3f s  others %4.1f %%%s\n", tr.msgs_per_s,
-                                    tr.seconds, 100 * tr.others, disturbed ? "  DISTURBED" : "");
+                        std::printf("%12.0f msgs/s  %.3f s  others %4.1f %%  line %4.0f ns%s\n",
+                                    tr.msgs_per_s, tr.seconds, 100 * tr.others, floor_ns,
+                                    disturbed ? "  DISTURBED" : "");
                     } else {
                         c.err = tr.err;
                         std::printf("FAILED: %s\n", tr.err.c_str());
@@ -265,6 +285,7 @@ int run(const Options &opt, int argc, char **argv) {
         std::string label;
         LatencyRun run;
         bool disturbed = false;
+        double floor_ns = 0;
     };
     std::map<std::string, Lat> lats;  // key/size
     for (const Kind &k : kinds) {
@@ -274,6 +295,7 @@ int run(const Options &opt, int argc, char **argv) {
             Lat &l = lats[k.key + "/" + std::to_string(size)];
             // One run; again (up to kMaxAttempts) while disturbed.
             for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+                l.floor_ns = line_round_trip();
                 auto there = k.make(), back = k.make();
                 l.label = there->label();
                 l.run = run_latency(*there, *back, spec, scaled(k.round_trips), 2000, cpus,
@@ -281,9 +303,11 @@ int run(const Options &opt, int argc, char **argv) {
                 std::printf("%-24s %3uB round trip  ", l.label.c_str(), size);
                 l.disturbed = l.run.others > kMaxOthers;
                 if (l.run.ok)
-                    std::printf("median %.0f ns  p99 %.0f ns  min %.0f ns  others %4.1f %%%s\n",
-                                l.run.median_ns, l.run.p99_ns, l.run.min_ns, 100 * l.run.others,
-                                l.disturbed ? "  DISTURBED" : "");
+                    std::printf(
+                        "median %.0f ns  p99 %.0f ns  min %.0f ns  others %4.1f %%  line %4.0f "
+                        "ns%s\n",
+                        l.run.median_ns, l.run.p99_ns, l.run.min_ns, 100 * l.run.others, l.floor_ns,
+                        l.disturbed ? "  DISTURBED" : "");
                 else
                     std::printf("FAILED: %s\n", l.run.err.c_str());
                 std::fflush(stdout);
@@ -296,6 +320,9 @@ int run(const Options &opt, int argc, char **argv) {
         std::printf(
             "%-24s      round trip  median %.0f ns  p99 %.0f ns  min %.0f ns  others %4.1f %%\n",
             "one cache line (floor)", line.median_ns, line.p99_ns, line.min_ns, 100 * line.others);
+    const LatencyRun floor1 = run_cacheline_pingpong(scaled(50'000), cpus, kRunTimeoutS);
+    std::printf("%-24s      round trip  median %.0f ns  (at the end)\n", "one cache line (floor)",
+                floor1.median_ns);
     std::printf("```\n\nload average at end: %s; harness ran %.0f s\n\n", load_average().c_str(),
                 static_cast<double>(now_ns() - started) / 1e9);
 
@@ -305,30 +332,40 @@ int run(const Options &opt, int argc, char **argv) {
         "† = fewer than %d undisturbed runs (other processes took > %.0f %% of the CPUs);\n"
         "the figure then includes disturbed runs.\n\n",
         opt.reps, 100 * kMaxOthers);
-    std::printf("| transport | bytes | 1P1C | 2P2C |\n|---|---:|---:|---:|\n");
+    std::printf(
+        "\"line\" = median cache-line round trip between the two CPUs measured just\n"
+        "before each run (the floor under any shared-memory transfer; the host moves\n"
+        "the vCPUs, and it has been seen at ~150 ns and at ~500 ns).\n\n");
+    std::printf(
+        "| transport | bytes | 1P1C | line | 2P2C | line |\n|---|---:|---:|---:|---:|---:|\n");
     for (const Kind &k : kinds) {
         if (!k.msgs) continue;
         const std::string label = k.make()->label();
-        for (uint32_t size : kSizes)
-            std::printf("| %s | %u | %s | %s |\n", label.c_str(), size,
-                        cell_text(cells[cell_key(k.key, size, 1)]).c_str(),
-                        cell_text(cells[cell_key(k.key, size, 2)]).c_str());
+        for (uint32_t size : kSizes) {
+            const Cell &one = cells[cell_key(k.key, size, 1)];
+            const Cell &two = cells[cell_key(k.key, size, 2)];
+            std::printf("| %s | %u | %s | %.0f ns | %s | %.0f ns |\n", label.c_str(), size,
+                        cell_text(one).c_str(), median_of(one.floors), cell_text(two).c_str(),
+                        median_of(two.floors));
+        }
     }
     std::printf("\n## round trip, ns (pinger CPU %d, ponger CPU %d)\n\n", cpus[0], cpus[1]);
-    std::printf("| transport | bytes | median | p99 | min |\n|---|---:|---:|---:|---:|\n");
+    std::printf(
+        "| transport | bytes | median | p99 | min | line |\n|---|---:|---:|---:|---:|---:|\n");
     for (const Kind &k : kinds) {
         if (!k.round_trips) continue;
         for (uint32_t size : kSizes) {
             const Lat &l = lats[k.key + "/" + std::to_string(size)];
             if (l.run.ok)
-                std::printf("| %s | %u | %.0f | %.0f | %.0f%s |\n", l.label.c_str(), size,
-                            l.run.median_ns, l.run.p99_ns, l.run.min_ns, l.disturbed ? " †" : "");
+                std::printf("| %s | %u | %.0f | %.0f | %.0f%s | %.0f ns |\n", l.label.c_str(), size,
+                            l.run.median_ns, l.run.p99_ns, l.run.min_ns, l.disturbed ? " †" : "",
+                            l.floor_ns);
             else
-                std::printf("| %s | %u | failed | | |\n", l.label.c_str(), size);
+                std::printf("| %s | %u | failed | | | |\n", l.label.c_str(), size);
         }
     }
     if (line.ok)
-        std::printf("| one cache line, no queue (floor) | 8 | %.0f | %.0f | %.0f |\n",
+        std::printf("| one cache line, no queue (floor) | 8 | %.0f | %.0f | %.0f | |\n",
                     line.median_ns, line.p99_ns, line.min_ns);
 
     // ---- in-process figures from bench_queue_gbench ------------------------------
@@ -339,7 +376,7 @@ int run(const Options &opt, int argc, char **argv) {
         return it == gb.end() ? 0.0 : it->second;
     };
     if (!gb.empty()) {
-        std::printf("\n## in-process, ns per call pair (median, from %s)\n\n",
+        std::printf("\n## in-process, CPU ns per iteration (median, from %s)\n\n",
                     opt.gbench_json.c_str());
         std::printf("| benchmark | 8 B | 256 B |\n|---|---:|---:|\n");
         for (const char *n : {"BM_CApiPair", "BM_CorePair/gate", "BM_CorePair/nogate",
