@@ -324,7 +324,8 @@ int Queue::enqueue_batch(const ConstBuf *msgs, uint32_t count) {
             return static_cast<int>(done);
         }
         if (e == Errc::full)
-            fail(Errc::full, "queue %s is full (%u messages)", region_->name().c_str(), capacity());
+            // Static text: producers poll on this code, no formatting here.
+            fail_static(Errc::full, "queue is full");
     }
     return static_cast<int>(e);
 }
