@@ -138,7 +138,8 @@ Errc Pool::submit_wait(const JobDesc &d, int64_t timeout_ns) {
     for (;;) {
         uint32_t ticket = space_.prepare();
         // seq_cst re-check after registering (IdleSet); workers notify after
-        // each release of slots (after_take).
+        // each take that completes a segment's release (after_take): the only
+        // event that turns room_for_next() true, besides closing.
         if (!q.room_for_next() && monotonic_ns() < deadline) space_.wait(ticket, deadline);
         space_.done();
         Errc e = submit(d);

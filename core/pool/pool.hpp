@@ -68,7 +68,7 @@ class Pool {
 
     Errc start();
     void worker_main(uint32_t index);
-    uint32_t take_batch(WorkerState &w, Job *out);
+    uint32_t take_batch(WorkerState &w, Job *out, bool *segment_freed);
     void run_batch(WorkerState &w, Job *jobs, uint32_t n);
     bool drain_attached(WorkerState &w, const PoolAttachment *a, bool wait);
     void idle(WorkerState &w);

@@ -92,8 +92,11 @@ class SegmentQueue {
 
     // Claims the longest run (<= max) of published jobs from the head within
     // one segment, copies them to out and releases their slots. Returns how
-    // many (0: nothing published at the head).
-    uint32_t take(Job *out, uint32_t max) {
+    // many (0: nothing published at the head). *segment_freed tells whether
+    // this take released the last slots of its segment's lap: only then can
+    // a full queue's next reservation succeed, so only then is a blocked
+    // submitter worth waking.
+    uint32_t take(Job *out, uint32_t max, bool *segment_freed) {
         // relaxed: a guess validated by the CAS; slot contents are ordered by
         // the acquire loads of seq, not by head_.
         uint64_t h = head_.load(std::memory_order_relaxed);
@@ -114,8 +117,11 @@ class SegmentQueue {
                 // the next lap's writes (I2); seq_cst because it is the
                 // consumer half of the blocking-submit handshake (the pool
                 // loads the waiter count after it; see room_for_next()).
-                released_[(h >> seg_shift_) & seg_index_mask_].value.fetch_add(
-                    e - h, std::memory_order_seq_cst);
+                const uint64_t before =
+                    released_[(h >> seg_shift_) & seg_index_mask_].value.fetch_add(
+                        e - h, std::memory_order_seq_cst);
+                // Each lap adds exactly one segment's worth to its counter.
+                *segment_freed = ((before + (e - h)) & seg_mask_) == 0;
                 return static_cast<uint32_t>(e - h);
             }
         }

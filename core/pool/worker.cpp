@@ -69,8 +69,9 @@ void Pool::worker_main(uint32_t index) {
         }
     Job *batch = w.batch.get();
     for (;;) {
-        if (uint32_t n = take_batch(w, batch)) {
-            after_take();
+        bool segment_freed = false;
+        if (uint32_t n = take_batch(w, batch, &segment_freed)) {
+            if (segment_freed) after_take();
             run_batch(w, batch, n);
             continue;
         }
@@ -88,17 +89,17 @@ void Pool::worker_main(uint32_t index) {
         }
 }
 
-uint32_t Pool::take_batch(WorkerState &w, Job *out) {
+uint32_t Pool::take_batch(WorkerState &w, Job *out, bool *segment_freed) {
     const uint32_t max = opts_.max_batch;
     // No starvation: every fairness-th batch is a rotation turn, which offers
     // the first pick to the levels in turn (docs/pool.md "Priorities").
     if (w.since_fair + 1 >= opts_.fairness) {
         w.since_fair = 0;
         const uint32_t level = w.turn++ % kPriorityLevels;
-        if (uint32_t n = levels_[level]->take(out, max)) return n;
+        if (uint32_t n = levels_[level]->take(out, max, segment_freed)) return n;
     }
     for (uint32_t level = kPriorityLevels; level-- > 0;) {
-        if (uint32_t n = levels_[level]->take(out, max)) {
+        if (uint32_t n = levels_[level]->take(out, max, segment_freed)) {
             ++w.since_fair;
             return n;
         }
@@ -107,7 +108,10 @@ uint32_t Pool::take_batch(WorkerState &w, Job *out) {
 }
 
 void Pool::after_take() {
-    // The take released slots with a seq_cst RMW; blocked submitters may go on.
+    // The take released a segment's last slots with a seq_cst RMW; blocked
+    // submitters may go on. Takes that free less cannot make room (room is
+    // per segment), so waking for them would only cost a futile futex_wake
+    // and a context switch on the submitter's CPU.
     space_.notify(INT_MAX);
 }
 
