@@ -1,6 +1,7 @@
 #include "tests/util/test_util.hpp"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,14 +64,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-    if (DIR *d = ::opendir(path_.c_str())) {
-        while (dirent *e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n != "." && n != "..") ::unlink((path_ + "/" + n).c_str());
-        }
-        ::closedir(d);
-    }
-    ::rmdir(path_.c_str());
+    // Depth first: broker directories nest (topics/T/segments, subs/ID/acks).
+    ::nftw(
+        path_.c_str(),
+        [](const char *p, const struct stat *, int, struct FTW *) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
 }
 
 std::string read_file(const std::string &path) {

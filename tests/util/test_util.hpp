@@ -25,7 +25,7 @@ int wait_status(pid_t pid);
 // Sends sig (if still running) and reaps it.
 void kill_and_reap(pid_t pid, int sig);
 
-// A fresh directory under /tmp, removed with its files on destruction.
+// A fresh directory under /tmp, removed with everything in it on destruction.
 class TempDir {
   public:
     TempDir();

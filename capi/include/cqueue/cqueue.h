@@ -5,6 +5,7 @@
 #ifndef CQUEUE_CQUEUE_H
 #define CQUEUE_CQUEUE_H
 
+#include "broker.h"
 #include "common.h"
 #include "pool.h"
 #include "queue.h"

@@ -1,0 +1,83 @@
+#include "core/broker/ack.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "core/broker/format.hpp"
+#include "core/broker/io.hpp"
+#include "core/shm/fd.hpp"
+#include "core/util/clock.hpp"
+#include "core/util/crc32c.hpp"
+
+namespace cq::broker {
+
+Errc parse_ack(const void *data, size_t len, uint64_t *next_offset, const char *what) {
+    AckFile a;
+    if (len != sizeof a)
+        return fail(Errc::corrupt, "ack file %s: %zu bytes, expected %zu", what, len, sizeof a);
+    std::memcpy(&a, data, sizeof a);
+    if (a.magic != kAckMagic) return fail(Errc::corrupt, "ack file %s: bad magic", what);
+    if (a.version != kAckVersion)
+        return fail(Errc::version, "ack file %s: version %u, this library reads %u", what,
+                    a.version, kAckVersion);
+    if (a.size != sizeof a || crc32c(0, &a, offsetof(AckFile, crc)) != a.crc)
+        return fail(Errc::corrupt, "ack file %s: checksum mismatch", what);
+    *next_offset = a.next_offset;
+    return Errc::ok;
+}
+
+Errc load_ack(const std::string &path, uint64_t *next_offset) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        if (errno == ENOENT) return Errc::noent;
+        return fail_errno(errc_from_errno(errno), errno, "open %s", path.c_str());
+    }
+    char buf[sizeof(AckFile) + 1];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = ::read(fd.get(), buf + got, sizeof buf - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return fail_errno(Errc::io, errno, "read %s", path.c_str());
+        if (r == 0 || got + static_cast<size_t>(r) == sizeof buf) {
+            got += static_cast<size_t>(r);
+            break;
+        }
+        got += static_cast<size_t>(r);
+    }
+    return parse_ack(buf, got, next_offset, path.c_str());
+}
+
+Errc store_ack(const std::string &dir, const std::string &path, uint64_t next_offset, bool sync,
+               mode_t mode) {
+    AckFile a{};
+    a.magic = kAckMagic;
+    a.version = kAckVersion;
+    a.size = sizeof a;
+    a.next_offset = next_offset;
+    a.written_ns = realtime_ns();
+    a.crc = crc32c(0, &a, offsetof(AckFile, crc));
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::string tmp =
+        path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
+    Fd fd(io_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
+    if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
+    Errc e = Errc::ok;
+    if (io_write_all(fd.get(), &a, sizeof a) != 0)
+        e = fail_errno(Errc::io, errno, "write %s", tmp.c_str());
+    else if (sync && io_fdatasync(fd.get(), tmp) != 0)
+        e = fail_errno(Errc::io, errno, "fdatasync %s", tmp.c_str());
+    else if (io_rename(tmp, path) != 0)
+        e = fail_errno(Errc::io, errno, "rename %s", tmp.c_str());
+    if (e != Errc::ok) {
+        io_unlink(tmp);
+        return e;
+    }
+    if (sync && io_fsync_dir(dir) != 0) return fail_errno(Errc::io, errno, "fsync %s", dir.c_str());
+    return Errc::ok;
+}
+
+}  // namespace cq::broker

@@ -1,0 +1,108 @@
+#include "core/broker/io.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace cq::broker {
+namespace {
+
+std::atomic<IoFaults *> g_faults{nullptr};
+
+// True (errno set) if this operation is the one to fail.
+bool inject(IoOp op) {
+    IoFaults *f = g_faults.load(std::memory_order_acquire);
+    if (!f || !(f->mask & (1u << static_cast<unsigned>(op)))) return false;
+    const uint64_t k = f->count.fetch_add(1) + 1;
+    const uint64_t at = f->fail_at.load();
+    if (at == 0 || k < at || (k > at && !f->sticky)) return false;
+    errno = f->error ? f->error : EIO;
+    return true;
+}
+
+}  // namespace
+
+void io_set_faults(IoFaults *f) noexcept {
+    g_faults.store(f, std::memory_order_release);
+}
+
+int io_open(const std::string &path, int flags, mode_t mode) {
+    if ((flags & O_CREAT) && inject(IoOp::open)) return -1;
+    int fd;
+    do fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int io_fdatasync(int fd, const std::string &path) {
+    if (inject(IoOp::fdatasync)) return -1;
+    if (::fdatasync(fd) != 0) return -1;
+    if (IoFaults *f = g_faults.load(std::memory_order_acquire); f && f->synced)
+        f->synced(f->ctx, fd, path.c_str());
+    return 0;
+}
+
+int io_ftruncate(int fd, off_t size) {
+    if (inject(IoOp::ftruncate)) return -1;
+    // posix_fallocate reserves the blocks: a full disk fails here, not with
+    // SIGBUS on a later store into the mapping.
+    if (::ftruncate(fd, size) != 0) return -1;
+    int r = ::posix_fallocate(fd, 0, size);
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+int io_rename_noreplace(const std::string &from, const std::string &to) {
+    if (inject(IoOp::rename)) return -1;
+    return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+}
+
+int io_rename(const std::string &from, const std::string &to) {
+    if (inject(IoOp::rename)) return -1;
+    return ::rename(from.c_str(), to.c_str());
+}
+
+int io_write_all(int fd, const void *data, size_t n) {
+    if (inject(IoOp::write)) return -1;
+    const char *p = static_cast<const char *>(data);
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= static_cast<size_t>(w);
+    }
+    return 0;
+}
+
+int io_unlink(const std::string &path) {
+    if (inject(IoOp::unlink)) return -1;
+    return ::unlink(path.c_str());
+}
+
+int io_mkdir(const std::string &path, mode_t mode) {
+    if (inject(IoOp::mkdir)) return -1;
+    if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return 0;
+    return -1;
+}
+
+int io_fsync_dir(const std::string &dir) {
+    if (inject(IoOp::fsync_dir)) return -1;
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int r = ::fsync(fd);
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    return r;
+}
+
+}  // namespace cq::broker

@@ -1,0 +1,591 @@
+#include "core/broker/topic.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <climits>
+#include <cstring>
+#include <random>
+
+#include "core/broker/ack.hpp"
+#include "core/broker/io.hpp"
+#include "core/shm/futex.hpp"
+#include "core/util/clock.hpp"
+#include "core/util/crc32c.hpp"
+
+namespace cq::broker {
+namespace {
+
+constexpr uint64_t kIndexShift = kPosBits;
+uint64_t slot_key(uint32_t index, uint64_t pos) {
+    return uint64_t{index} << kIndexShift | pos;
+}
+
+uint32_t ctl_checksum(const TopicControl &c) {
+    return crc32c(0, &c, kTopicChecksummed);
+}
+
+const uint32_t *word(const std::atomic<uint32_t> &a) {
+    return reinterpret_cast<const uint32_t *>(&a);
+}
+
+// Wakes pollers of every topic of the broker (they wait on one word).
+void wake_pollers(BrokerControl *b) {
+    if (b->poll_waiters.load(std::memory_order_seq_cst) == 0) return;
+    b->publish_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(word(b->publish_seq), INT_MAX);
+}
+
+}  // namespace
+
+Errc Topic::open(Context *ctx, const std::string &name, bool create, std::shared_ptr<Topic> *out) {
+    std::shared_ptr<Topic> t(new Topic);
+    t->ctx_ = ctx;
+    t->name_ = name;
+    t->dir_ = ctx->dir + "/topics/" + name;
+    if (Errc e = t->create_files(create); e != Errc::ok) return e;
+    if (Errc e = t->map_control(); e != Errc::ok) return e;
+    *out = std::move(t);
+    return Errc::ok;
+}
+
+Topic::~Topic() = default;
+
+Errc Topic::create_files(bool create) {
+    struct stat st;
+    const std::string ctl_path = dir_ + "/control";
+    if (::stat(ctl_path.c_str(), &st) == 0) return Errc::ok;
+    if (!create) return fail(Errc::noent, "topic %s does not exist", name_.c_str());
+    if (io_mkdir(ctx_->dir + "/topics", 0700) != 0 || io_mkdir(dir_, 0700) != 0)
+        return fail_errno(errc_from_errno(errno), errno, "mkdir %s", dir_.c_str());
+    const bool sync = ctx_->opts.fsync != FsyncPolicy::none;
+    // The first segment, then the control file naming it: the control file
+    // appears (by rename) only once everything it names exists.
+    std::shared_ptr<Segment> first;
+    if (Errc e =
+            Segment::create(dir_, 0, 0, ctx_->opts.segment_size, ctx_->opts.mode, sync, &first);
+        e != Errc::ok)
+        return e;
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::string tmp =
+        dir_ + "/.tmp-control-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
+    Fd fd(io_open(tmp, O_RDWR | O_CREAT | O_EXCL, ctx_->opts.mode));
+    if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
+    auto c = std::make_unique<TopicControl>();
+    std::memset(static_cast<void *>(c.get()), 0, sizeof(TopicControl));
+    c->magic = kTopicMagic;
+    c->version = kTopicVersion;
+    c->size = sizeof(TopicControl);
+    c->max_slots = kMaxHandles;
+    c->checksum = ctl_checksum(*c);
+    c->durable_base.store(0, std::memory_order_relaxed);
+    c->durable_pos.store(kSegmentHeaderSize, std::memory_order_relaxed);
+    for (auto &s : c->slots) s.key.store(kIdle, std::memory_order_relaxed);
+    Errc e = Errc::ok;
+    if (io_write_all(fd.get(), c.get(), sizeof(TopicControl)) != 0 ||
+        (sync && io_fdatasync(fd.get(), tmp) != 0))
+        e = fail_errno(Errc::io, errno, "write %s", tmp.c_str());
+    else if (io_rename_noreplace(tmp, ctl_path) != 0 && errno != EEXIST)
+        e = fail_errno(Errc::io, errno, "rename %s", tmp.c_str());
+    io_unlink(tmp);  // after a successful rename: ENOENT, harmless
+    if (e != Errc::ok) return e;
+    if (sync && io_fsync_dir(dir_) != 0)
+        return fail_errno(Errc::io, errno, "fsync %s", dir_.c_str());
+    // A new topic: pattern subscriptions look for it.
+    ctx_->bctl->topic_gen.fetch_add(1, std::memory_order_seq_cst);
+    wake_pollers(ctx_->bctl);
+    return Errc::ok;
+}
+
+Errc Topic::map_control() {
+    const std::string path = dir_ + "/control";
+    ctl_fd_ = Fd(io_open(path, O_RDWR, 0));
+    if (!ctl_fd_.valid()) return fail_errno(errc_from_errno(errno), errno, "open %s", path.c_str());
+    struct stat st;
+    if (::fstat(ctl_fd_.get(), &st) != 0)
+        return fail_errno(Errc::io, errno, "fstat %s", path.c_str());
+    if (static_cast<uint64_t>(st.st_size) != sizeof(TopicControl))
+        return fail(Errc::corrupt, "topic control %s: size %lld, expected %zu", path.c_str(),
+                    static_cast<long long>(st.st_size), sizeof(TopicControl));
+    void *p =
+        ::mmap(nullptr, sizeof(TopicControl), PROT_READ | PROT_WRITE, MAP_SHARED, ctl_fd_.get(), 0);
+    if (p == MAP_FAILED) return fail_errno(errc_from_errno(errno), errno, "mmap %s", path.c_str());
+    ctl_map_ = Mapping(p, sizeof(TopicControl));
+    auto *c = static_cast<TopicControl *>(p);
+    if (c->magic != kTopicMagic)
+        return fail(Errc::corrupt, "topic control %s: bad magic", path.c_str());
+    if (c->version != kTopicVersion)
+        return fail(Errc::version, "topic control %s: version %u, this library reads %u",
+                    path.c_str(), c->version, kTopicVersion);
+    if (c->size != sizeof(TopicControl) || c->max_slots != kMaxHandles ||
+        ctl_checksum(*c) != c->checksum)
+        return fail(Errc::corrupt, "topic control %s: header checksum or sizes do not match",
+                    path.c_str());
+    ctl_ = c;
+    return Errc::ok;
+}
+
+// First publish of this handle to this topic: claim our writer slot (an
+// earlier owner of the slot number is dead; its key is superseded by gen).
+void Topic::attach_slot() {
+    WriterSlot &s = ctl_->slots[ctx_->slot];
+    s.key.store(kIdle, std::memory_order_seq_cst);
+    s.gen.store(ctx_->gen, std::memory_order_seq_cst);
+    slot_attached_.store(true, std::memory_order_release);
+}
+
+bool Topic::slot_live(uint32_t i) const {
+    return ctx_->live(i, ctl_->slots[i].gen.load(std::memory_order_seq_cst));
+}
+
+Errc Topic::segment(uint64_t base, std::shared_ptr<Segment> *out) {
+    std::lock_guard lock(segs_mu_);
+    if (auto it = segs_.find(base); it != segs_.end()) {
+        *out = it->second;
+        return Errc::ok;
+    }
+    std::shared_ptr<Segment> s;
+    if (Errc e = Segment::open(dir_, base, &s); e != Errc::ok) return e;
+    // Keep the cache small: readers hold their own references.
+    while (segs_.size() >= 4) segs_.erase(segs_.begin());
+    segs_[base] = s;
+    *out = std::move(s);
+    return Errc::ok;
+}
+
+Errc Topic::active(std::shared_ptr<Segment> *out) {
+    return segment(ctl_->active_base.load(std::memory_order_acquire), out);
+}
+
+Errc Topic::bases(std::vector<uint64_t> *out) const {
+    return Segment::list(dir_, out);
+}
+
+uint64_t Topic::end_offset() {
+    std::shared_ptr<Segment> s;
+    if (active(&s) != Errc::ok) return 0;
+    uint64_t sealed_count;
+    s->limit(&sealed_count);
+    if (sealed_count != UINT64_MAX) return s->base() + sealed_count;
+    return s->base() + count_of(s->header().tail.load(std::memory_order_acquire));
+}
+
+Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_t *appended) {
+    *appended = 0;
+    if (ctl_->sync_failed.load(std::memory_order_acquire))
+        return fail(Errc::io,
+                    "topic %s: an earlier fdatasync failed; the broker acknowledges no more writes",
+                    name_.c_str());
+    std::lock_guard lock(publish_mu_);
+    if (!slot_attached_.load(std::memory_order_acquire)) attach_slot();
+    WriterSlot &slot = ctl_->slots[ctx_->slot];
+    const uint64_t deadline = deadline_after(ctx_->opts.block_timeout_ns);
+    uint64_t last_end = 0;
+    size_t done = 0;
+    while (done < n) {
+        std::shared_ptr<Segment> seg;
+        if (Errc e = active(&seg); e != Errc::ok) return e;
+        SegmentHeader &h = seg->header();
+        const uint64_t room = seg->size() - kSegmentHeaderSize;
+        // As many of the remaining messages as go in one reservation (at
+        // most a quarter of a segment, so a batch does not waste segments).
+        uint64_t total = 0;
+        size_t k = 0;
+        while (done + k < n) {
+            const uint64_t sz = record_size(msgs[done + k].len);
+            if (sz > room)
+                return fail(Errc::msgsize,
+                            "topic %s: a %zu-byte message does not fit a %" PRIu64 "-byte segment",
+                            name_.c_str(), msgs[done + k].len, seg->size());
+            if (k > 0 && total + sz > room / 4) break;
+            total += sz;
+            ++k;
+        }
+        if (h.sealed.load(std::memory_order_acquire)) {
+            if (Errc e = roll_wait(*seg, deadline); e != Errc::ok) return e;
+            continue;
+        }
+        // Announce, reserve, then say where: a reader that sees kReserving
+        // waits, one that sees our key knows our extent (docs: holes).
+        slot.key.store(kReserving, std::memory_order_seq_cst);
+        const uint64_t r = h.tail.fetch_add(pack(k, total), std::memory_order_seq_cst);
+        const uint64_t pos = pos_of(r), cnt = count_of(r);
+        slot.size.store(pack(cnt, total), std::memory_order_relaxed);
+        slot.key.store(slot_key(seg->index(), pos), std::memory_order_seq_cst);
+        if (pos + total <= seg->size()) {
+            const int64_t now = realtime_ns();
+            uint64_t p = pos;
+            for (size_t i = 0; i < k; ++i) {
+                const Message &m = msgs[done + i];
+                seg->write_record(p, seg->base() + cnt + i, now, m.data,
+                                  static_cast<uint32_t>(m.len));
+                p += record_size(m.len);
+            }
+            int64_t prev = h.newest_ns.load(std::memory_order_relaxed);
+            while (prev < now &&
+                   !h.newest_ns.compare_exchange_weak(prev, now, std::memory_order_relaxed)) {
+            }
+            slot.key.store(kIdle, std::memory_order_release);
+            if (done == 0 && first_offset) *first_offset = seg->base() + cnt;
+            done += k;
+            *appended = done;
+            last_end = seg->base() + cnt + k;
+            ctx_->stats->published.fetch_add(k, std::memory_order_relaxed);
+            for (size_t i = 0; i < k; ++i)
+                ctx_->stats->published_bytes.fetch_add(msgs[done - k + i].len,
+                                                       std::memory_order_relaxed);
+            wake_pollers(ctx_->bctl);
+            continue;
+        }
+        // It does not fit. The first reservation past the end (the closer)
+        // pads the rest of the segment and seals it; the others wait.
+        if (pos <= seg->size()) {
+            if (pos < seg->size()) seg->pad(pos, seg->size() - pos);
+            h.sealed.store(pack(cnt, pos) + 1, std::memory_order_seq_cst);
+            slot.key.store(kIdle, std::memory_order_release);
+            if (Errc e = roll(*seg); e != Errc::ok) return e;
+        } else {
+            slot.key.store(kIdle, std::memory_order_release);
+            if (Errc e = roll_wait(*seg, deadline); e != Errc::ok) return e;
+        }
+    }
+    const FsyncPolicy p = ctx_->opts.fsync;
+    if (p == FsyncPolicy::group || p == FsyncPolicy::always)
+        return sync_to(last_end, p == FsyncPolicy::always);
+    return Errc::ok;
+}
+
+Errc Topic::roll_wait(const Segment &seg, uint64_t deadline) {
+    const uint64_t started = monotonic_ns();
+    for (;;) {
+        if (ctl_->active_base.load(std::memory_order_acquire) != seg.base()) return Errc::ok;
+        if (seg.header().sealed.load(std::memory_order_acquire)) return roll(seg);  // help
+        // Not sealed: its closer is between its reservation and the seal, or
+        // dead there. Seal for it once it is surely dead.
+        if (monotonic_ns() - started >= 1'000'000 && seal_for_dead_closer(seg)) continue;
+        const uint64_t now = monotonic_ns();
+        if (now >= deadline)
+            return fail(Errc::timedout,
+                        "topic %s: segment %u stayed full (its closer is alive but stalled)",
+                        name_.c_str(), seg.index());
+        const uint32_t seq = ctl_->active_seq.load(std::memory_order_seq_cst);
+        ctl_->roll_waiters.fetch_add(1, std::memory_order_seq_cst);
+        if (ctl_->active_base.load(std::memory_order_seq_cst) == seg.base() &&
+            !seg.header().sealed.load(std::memory_order_seq_cst))
+            futex_wait(word(ctl_->active_seq), seq, std::min(deadline, now + 1'000'000));
+        ctl_->roll_waiters.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+bool Topic::seal_for_dead_closer(const Segment &seg) {
+    SegmentHeader &h = seg.header();
+    // The tail before the slots: any reservation not announced in a slot we
+    // read below lies past this tail (docs: holes).
+    const uint64_t t = h.tail.load(std::memory_order_seq_cst);
+    uint64_t value = 0;
+    for (uint32_t i = 0; i < kMaxHandles; ++i) {
+        WriterSlot &s = ctl_->slots[i];
+        const uint64_t k = s.key.load(std::memory_order_seq_cst);
+        if (k == kIdle) continue;
+        const bool alive = slot_live(i);
+        if (k == kReserving) {
+            if (alive) return false;
+            continue;
+        }
+        if ((k >> kIndexShift) != seg.index()) continue;
+        const uint64_t kp = k & kPosMask, sz = s.size.load(std::memory_order_relaxed);
+        if (kp <= seg.size() && kp + pos_of(sz) > seg.size()) {  // the closer
+            if (alive) return false;
+            value = pack(count_of(sz), kp) + 1;
+        }
+    }
+    // The closer died before telling its position: everything reserved up to
+    // the tail belongs to this segment (readers skip the holes), and the
+    // offsets of the failed reservations are never used.
+    if (!value) value = pack(count_of(t), seg.size()) + 1;
+    uint64_t expected = 0;
+    h.sealed.compare_exchange_strong(expected, value, std::memory_order_seq_cst);
+    return true;
+}
+
+Errc Topic::roll(const Segment &seg) {
+    const uint64_t sealed = seg.header().sealed.load(std::memory_order_acquire);
+    if (!sealed) return fail(Errc::io, "internal: roll of an unsealed segment");
+    const uint64_t next = seg.base() + count_of(sealed - 1);
+    if (ctl_->active_base.load(std::memory_order_acquire) != seg.base()) return Errc::ok;
+    struct stat st;
+    if (::stat((dir_ + "/" + Segment::file_name(next)).c_str(), &st) != 0) {
+        if (Errc e = enforce_retention(ctx_->opts.segment_size); e != Errc::ok) return e;
+        std::shared_ptr<Segment> n;
+        if (Errc e = Segment::create(dir_, next, seg.index() + 1, ctx_->opts.segment_size,
+                                     ctx_->opts.mode, ctx_->opts.fsync != FsyncPolicy::none, &n);
+            e != Errc::ok)
+            return e;
+    }
+    uint64_t expected = seg.base();
+    if (ctl_->active_base.compare_exchange_strong(expected, next, std::memory_order_seq_cst)) {
+        ctl_->active_seq.fetch_add(1, std::memory_order_seq_cst);
+        if (ctl_->roll_waiters.load(std::memory_order_seq_cst))
+            futex_wake(word(ctl_->active_seq), INT_MAX);
+        wake_pollers(ctx_->bctl);  // readers at the end of the old segment move on
+    }
+    return Errc::ok;
+}
+
+bool Topic::skip_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
+    // `limit` was read (tail or seal) before the slots below.
+    uint64_t end = limit, known = 0;
+    for (uint32_t i = 0; i < kMaxHandles; ++i) {
+        WriterSlot &s = ctl_->slots[i];
+        const uint64_t k = s.key.load(std::memory_order_seq_cst);
+        if (k == kIdle) continue;
+        const bool alive = slot_live(i);
+        if (k == kReserving) {
+            if (alive) return false;
+            continue;
+        }
+        if ((k >> kIndexShift) != seg.index()) continue;
+        const uint64_t kp = k & kPosMask;
+        if (alive) {
+            if (kp == pos) return false;  // being written
+            if (kp > pos) end = std::min(end, kp);
+        } else if (kp == pos) {
+            known = pos_of(s.size.load(std::memory_order_relaxed));
+        }
+    }
+    if (known) {
+        end = std::min(end, pos + known);
+    } else {
+        // The dead writer never said how much it reserved: the hole ends at
+        // the next record or padding that validates, or at the limit.
+        for (uint64_t q = pos + 8; q < end; q += 8) {
+            RecordView v = seg.read_at(q);
+            if (v.kind == RecordView::record || v.kind == RecordView::padding) {
+                end = q;
+                break;
+            }
+        }
+    }
+    if (end <= pos) return false;
+    if (seg.pad(pos, end - pos)) ctl_->holes_skipped.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+// ---- durability ------------------------------------------------------------------
+
+Errc Topic::lead_sync() {
+    // We own sync_owner: walk from the durable frontier over committed
+    // records, fdatasync every segment walked, then move the frontier. A
+    // record committed before the fdatasync started is on disk after it.
+    uint64_t base = ctl_->durable_base.load(std::memory_order_acquire);
+    uint64_t pos = ctl_->durable_pos.load(std::memory_order_acquire);
+    uint64_t off = ctl_->durable_offset.load(std::memory_order_acquire);
+    std::vector<std::shared_ptr<Segment>> touched;
+    std::shared_ptr<Segment> seg;
+    if (Errc e = segment(base, &seg); e != Errc::ok) {
+        // Deleted by retention: restart from the oldest segment on disk.
+        std::vector<uint64_t> b;
+        if (bases(&b) != Errc::ok || b.empty() || segment(b.front(), &seg) != Errc::ok) return e;
+        base = seg->base();
+        pos = kSegmentHeaderSize;
+        off = std::max(off, base);
+    }
+    touched.push_back(seg);
+    for (int steps = 0; steps < 1 << 22; ++steps) {
+        uint64_t sealed_count;
+        const uint64_t lim = seg->limit(&sealed_count);
+        if (pos >= lim) {
+            if (sealed_count == UINT64_MAX) break;
+            std::shared_ptr<Segment> next;
+            if (segment(seg->base() + sealed_count, &next) != Errc::ok) break;
+            seg = next;
+            touched.push_back(seg);
+            base = seg->base();
+            pos = kSegmentHeaderSize;
+            off = std::max(off, base);
+            continue;
+        }
+        RecordView v = seg->read_at(pos);
+        if (v.kind == RecordView::record) {
+            off = std::max(off, v.offset + 1);
+        } else if (v.kind != RecordView::padding) {
+            break;  // not committed yet (or bad: readers report it)
+        }
+        pos += v.size;
+    }
+    for (auto &s : touched) {
+        if (io_fdatasync(s->fd(), s->path()) != 0) {
+            const int err = errno;
+            ctl_->sync_failed.store(1, std::memory_order_seq_cst);
+            return fail_errno(Errc::io, err,
+                              "fdatasync %s (the broker acknowledges no more writes to %s)",
+                              s->path().c_str(), name_.c_str());
+        }
+        ctx_->stats->fsyncs.fetch_add(1, std::memory_order_relaxed);
+    }
+    ctl_->durable_base.store(base, std::memory_order_release);
+    ctl_->durable_pos.store(pos, std::memory_order_release);
+    ctl_->durable_offset.store(off, std::memory_order_release);
+    return Errc::ok;
+}
+
+Errc Topic::sync_round() {
+    uint32_t expected = 0;
+    const uint32_t me = ctx_->slot + 1;
+    if (!ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel))
+        return Errc::ok;
+    Errc e = lead_sync();
+    ctl_->sync_owner.store(0, std::memory_order_release);
+    ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst);
+    if (ctl_->sync_waiters.load(std::memory_order_seq_cst))
+        futex_wake(word(ctl_->sync_seq), INT_MAX);
+    return e;
+}
+
+Errc Topic::sync_to(uint64_t end, bool own_fsync) {
+    const uint32_t me = ctx_->slot + 1;
+    uint64_t waited_since = 0;
+    for (;;) {
+        if (ctl_->sync_failed.load(std::memory_order_acquire))
+            return fail(Errc::io,
+                        "topic %s: an fdatasync failed; the broker acknowledges no more writes",
+                        name_.c_str());
+        if (!own_fsync && ctl_->durable_offset.load(std::memory_order_acquire) >= end)
+            return Errc::ok;
+        uint32_t owner = 0;
+        if (ctl_->sync_owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel)) {
+            Errc e = lead_sync();
+            ctl_->sync_owner.store(0, std::memory_order_release);
+            ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst);
+            if (ctl_->sync_waiters.load(std::memory_order_seq_cst))
+                futex_wake(word(ctl_->sync_seq), INT_MAX);
+            if (e != Errc::ok) return e;
+            if (own_fsync) return Errc::ok;  // our record was committed before the walk
+            continue;
+        }
+        if (own_fsync) {
+            // ALWAYS: one fdatasync of our own; the frontier moves with the next leader.
+            std::shared_ptr<Segment> seg;
+            if (Errc e = active(&seg); e != Errc::ok) return e;
+            if (io_fdatasync(seg->fd(), seg->path()) != 0) {
+                const int err = errno;
+                ctl_->sync_failed.store(1, std::memory_order_seq_cst);
+                return fail_errno(Errc::io, err, "fdatasync %s", seg->path().c_str());
+            }
+            ctx_->stats->fsyncs.fetch_add(1, std::memory_order_relaxed);
+            return Errc::ok;
+        }
+        // A leader is syncing: wait for its round (it may not cover us: loop).
+        const uint64_t now = monotonic_ns();
+        if (!waited_since) waited_since = now;
+        if (now - waited_since > 100'000'000 && owner &&
+            !ctx_->live(owner - 1, ctl_->slots[owner - 1].gen.load())) {
+            // The leader died holding the role: take it over.
+            ctl_->sync_owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel);
+            waited_since = 0;
+            continue;
+        }
+        const uint32_t seq = ctl_->sync_seq.load(std::memory_order_seq_cst);
+        ctl_->sync_waiters.fetch_add(1, std::memory_order_seq_cst);
+        if (ctl_->sync_owner.load(std::memory_order_seq_cst) != 0 &&
+            ctl_->durable_offset.load(std::memory_order_seq_cst) < end)
+            futex_wait(word(ctl_->sync_seq), seq, now + 10'000'000);
+        ctl_->sync_waiters.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+// ---- retention ---------------------------------------------------------------------
+
+Errc Topic::min_durable_ack(uint64_t *min_next, bool *any) const {
+    *any = false;
+    *min_next = UINT64_MAX;
+    const std::string subs = ctx_->dir + "/subs";
+    DIR *d = ::opendir(subs.c_str());
+    if (!d) return Errc::ok;  // no durable subscriber yet
+    while (dirent *e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        uint64_t next = 0;
+        const std::string path = subs + "/" + e->d_name + "/" + name_ + ".ack";
+        Errc r = load_ack(path, &next);
+        if (r == Errc::noent) continue;
+        // An unreadable ack file counts as acknowledging nothing: retention
+        // never deletes on the strength of data it could not check.
+        if (r != Errc::ok) next = 0;
+        *any = true;
+        *min_next = std::min(*min_next, next);
+    }
+    ::closedir(d);
+    return Errc::ok;
+}
+
+Errc Topic::enforce_retention(uint64_t extra_bytes) {
+    const Options &o = ctx_->opts;
+    if (!o.retention_bytes && !o.retention_age_ns) return Errc::ok;
+    const uint64_t deadline = deadline_after(o.block_timeout_ns);
+    for (;;) {
+        std::vector<uint64_t> b;
+        if (Errc e = bases(&b); e != Errc::ok) return e;
+        uint64_t total = extra_bytes;
+        std::vector<uint64_t> sizes;
+        for (uint64_t base : b) {
+            struct stat st;
+            uint64_t sz = ::stat((dir_ + "/" + Segment::file_name(base)).c_str(), &st) == 0
+                              ? static_cast<uint64_t>(st.st_size)
+                              : 0;
+            sizes.push_back(sz);
+            total += sz;
+        }
+        bool blocked = false;
+        // Never the newest segment: it is (or was just sealed as) the active one.
+        for (size_t i = 0; i + 1 < b.size(); ++i) {
+            const bool over = o.retention_bytes && total > o.retention_bytes;
+            bool old = false;
+            if (!over && o.retention_age_ns) {
+                std::shared_ptr<Segment> s;
+                if (Segment::open(dir_, b[i], &s) == Errc::ok) {
+                    const int64_t newest = s->header().newest_ns.load(std::memory_order_relaxed);
+                    old = newest > 0 && newest < realtime_ns() - o.retention_age_ns;
+                }
+            }
+            if (!over && !old) break;
+            uint64_t min_next;
+            bool any;
+            min_durable_ack(&min_next, &any);
+            if (any && min_next < b[i + 1] && o.overflow != Overflow::drop) {
+                if (!over) break;  // age alone never overrides a durable subscriber
+                blocked = true;
+                break;
+            }
+            if (io_unlink(dir_ + "/" + Segment::file_name(b[i])) != 0 && errno != ENOENT)
+                return fail_errno(Errc::io, errno, "delete segment %s/%s", dir_.c_str(),
+                                  Segment::file_name(b[i]).c_str());
+            {
+                std::lock_guard lock(segs_mu_);
+                segs_.erase(b[i]);  // mappings held by readers stay valid
+            }
+            ctl_->segments_deleted.fetch_add(1, std::memory_order_relaxed);
+            ctx_->stats->segments_deleted.fetch_add(1, std::memory_order_relaxed);
+            total -= sizes[i];
+        }
+        if (!blocked) return Errc::ok;
+        if (o.overflow == Overflow::fail)
+            return fail(Errc::full,
+                        "topic %s: retention limit reached and a durable subscriber has not "
+                        "acknowledged the oldest segment (overflow policy FAIL)",
+                        name_.c_str());
+        if (monotonic_ns() >= deadline)
+            return fail(Errc::timedout,
+                        "topic %s: retention limit reached; a durable subscriber did not "
+                        "acknowledge the oldest segment in time (overflow policy BLOCK)",
+                        name_.c_str());
+        sleep_ns(5'000'000);
+    }
+}
+
+}  // namespace cq::broker

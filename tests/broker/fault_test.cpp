@@ -1,0 +1,258 @@
+// The broker's core with faults injected through its file layer
+// (core/broker/io.hpp) and dead publishers made by hand: a failed fdatasync
+// stops all further acknowledgements; a full disk fails the roll without
+// losing what was stored; a crash that drops unsynced writes, or tears the
+// last one, loses no record whose GROUP publish returned; a publisher that
+// died between reserving and committing is skipped after the hole timeout.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/broker/broker.hpp"
+#include "core/broker/io.hpp"
+#include "tests/util/test_util.hpp"
+
+namespace bk = cq::broker;
+using cq::Errc;
+
+namespace {
+
+bk::Options opts(bk::FsyncPolicy p = bk::FsyncPolicy::none) {
+    bk::Options o;
+    o.fsync = p;
+    o.segment_size = 64 * 1024;
+    o.hole_timeout_ns = 50'000'000;
+    o.block_timeout_ns = 200'000'000;
+    return o;
+}
+
+std::unique_ptr<bk::Broker> open(const std::string &dir, bk::Options o) {
+    std::unique_ptr<bk::Broker> b;
+    EXPECT_EQ(bk::Broker::open(dir, o, &b), Errc::ok) << cq::last_error();
+    return b;
+}
+
+Errc publish(bk::Broker &b, const std::string &topic, const std::string &data,
+             uint64_t *off = nullptr) {
+    bk::Message m{data.data(), data.size()};
+    size_t done;
+    uint64_t o;
+    return b.publish(topic, &m, 1, off ? off : &o, &done);
+}
+
+std::vector<std::pair<uint64_t, std::string>> read_all(bk::Broker &b, const std::string &pattern,
+                                                       int64_t wait_ns = 20'000'000) {
+    std::unique_ptr<bk::Subscription> s;
+    EXPECT_EQ(bk::Subscription::create(&b, pattern, nullptr, false, true, {}, &s), Errc::ok)
+        << cq::last_error();
+    std::vector<std::pair<uint64_t, std::string>> out;
+    if (!s) return out;
+    for (;;) {
+        bk::Delivered d;
+        size_t got;
+        Errc e = s->poll(&d, 1, wait_ns, &got);
+        if (e == Errc::timedout) break;
+        EXPECT_EQ(e, Errc::ok) << cq::last_error();
+        if (e != Errc::ok) break;
+        out.emplace_back(d.offset, std::string(static_cast<const char *>(d.data), d.len));
+    }
+    return out;
+}
+
+struct Faults {
+    bk::IoFaults f;
+    explicit Faults(bk::IoOp op, uint64_t at, int err, bool sticky = false) {
+        f.mask = 1u << static_cast<unsigned>(op);
+        f.fail_at = at;
+        f.error = err;
+        f.sticky = sticky;
+        bk::io_set_faults(&f);
+    }
+    ~Faults() { bk::io_set_faults(nullptr); }
+};
+
+TEST(BrokerFaults, FailedFdatasyncStopsAcknowledgingWrites) {
+    cqtest::TempDir d;
+    auto b = open(d.path(), opts(bk::FsyncPolicy::group));
+    ASSERT_EQ(publish(*b, "t", "before"), Errc::ok);
+    {
+        Faults f(bk::IoOp::fdatasync, 1, EIO);
+        EXPECT_EQ(publish(*b, "t", "during"), Errc::io);
+    }
+    // The fault is gone, but the kernel may have dropped the dirty pages:
+    // retrying and claiming success would be a lie.
+    EXPECT_EQ(publish(*b, "t", "after"), Errc::io);
+    EXPECT_NE(std::strstr(cq::last_error(), "fdatasync"), nullptr) << cq::last_error();
+    EXPECT_TRUE(b->any_sync_failed());
+    // Another handle (another process) sees the same sticky state.
+    auto other = open(d.path(), opts(bk::FsyncPolicy::none));
+    EXPECT_EQ(publish(*other, "t", "x"), Errc::io);
+}
+
+TEST(BrokerFaults, NoSpaceForTheNextSegmentLosesNothingStored) {
+    cqtest::TempDir d;
+    auto b = open(d.path(), opts());
+    std::string rec(1000, 'a');
+    uint64_t off;
+    int stored = 0;
+    {
+        Faults f(bk::IoOp::ftruncate, 2, ENOSPC,
+                 true);  // the first segment is created, the next is not
+        Errc e;
+        while ((e = publish(*b, "t", rec, &off)) == Errc::ok) ++stored;
+        EXPECT_EQ(e, Errc::io);
+        EXPECT_NE(std::strstr(cq::last_error(), "No space"), nullptr) << cq::last_error();
+    }
+    EXPECT_GT(stored, 50);
+    // Space again: publishing goes on, and everything stored is there.
+    ASSERT_EQ(publish(*b, "t", "after", &off), Errc::ok) << cq::last_error();
+    auto all = read_all(*b, "t");
+    ASSERT_EQ(all.size(), size_t(stored) + 1);
+    for (int i = 0; i < stored; ++i) EXPECT_EQ(all[i].second, rec);
+    EXPECT_EQ(all.back().second, "after");
+}
+
+// A publisher that reserved and died before committing: make one by hand in
+// a second handle, then close that handle (its slot's lock goes away, as at
+// a process's death).
+void dead_writer_hole(bk::Broker &dead, const std::string &topic, bool said_where) {
+    std::shared_ptr<bk::Topic> t;
+    ASSERT_EQ(dead.topic(topic, true, &t), Errc::ok);
+    ASSERT_EQ(publish(dead, topic, "from the doomed handle"), Errc::ok);  // attaches its slot
+    std::shared_ptr<bk::Segment> seg;
+    ASSERT_EQ(t->active(&seg), Errc::ok);
+    bk::WriterSlot &slot = t->ctl().slots[dead.ctx().slot];
+    slot.key.store(bk::kReserving);
+    const uint64_t r = seg->header().tail.fetch_add(bk::pack(1, bk::record_size(100)));
+    if (said_where) {
+        slot.size.store(bk::pack(bk::count_of(r), bk::record_size(100)));
+        slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
+    }
+    std::memset(seg->bytes() + bk::pos_of(r) + 8, 0x5A, 60);  // a half-written body, no commit
+}
+
+TEST(BrokerFaults, DeadPublishersHoleIsSkippedAfterTheTimeout) {
+    for (bool said_where : {true, false}) {
+        SCOPED_TRACE(said_where);
+        cqtest::TempDir d;
+        auto live = open(d.path(), opts());
+        ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
+        {
+            auto dead = open(d.path(), opts());
+            dead_writer_hole(*dead, "h", said_where);
+            ASSERT_EQ(dead->close(), Errc::ok);
+        }
+        ASSERT_EQ(publish(*live, "h", "after the hole"), Errc::ok);
+        auto all = read_all(*live, "h", 200'000'000);
+        ASSERT_EQ(all.size(), 3u);
+        EXPECT_EQ(all[0].second, "first");
+        EXPECT_EQ(all[1].second, "from the doomed handle");
+        EXPECT_EQ(all[2].second, "after the hole");
+        EXPECT_EQ(all[2].first, 3u);  // offset 2 was the dead writer's
+        std::shared_ptr<bk::Topic> t;
+        ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
+        EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
+    }
+}
+
+TEST(BrokerFaults, LiveWritersReservationIsNeverSkipped) {
+    cqtest::TempDir d;
+    auto o = opts();
+    auto b = open(d.path(), o);
+    auto writer = open(d.path(), o);
+    ASSERT_EQ(publish(*writer, "h", "one"), Errc::ok);
+    std::shared_ptr<bk::Topic> t;
+    ASSERT_EQ(writer->topic("h", false, &t), Errc::ok);
+    std::shared_ptr<bk::Segment> seg;
+    ASSERT_EQ(t->active(&seg), Errc::ok);
+    bk::WriterSlot &slot = t->ctl().slots[writer->ctx().slot];
+    slot.key.store(bk::kReserving);  // alive, stalled mid-publish
+    const uint64_t r = seg->header().tail.fetch_add(bk::pack(1, bk::record_size(5)));
+    // Well past the hole timeout: the reader must still wait for it.
+    auto got = read_all(*b, "h", 300'000'000);
+    ASSERT_EQ(got.size(), 1u);
+    // The stalled writer finishes: the reader goes on.
+    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, "later", 5);
+    slot.key.store(bk::kIdle);
+    got = read_all(*b, "h");
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[1].second, "later");
+}
+
+// A test's idea of the disk: what each segment file held at its last
+// successful fdatasync. crash() puts it back, dropping every unsynced write
+// (tear > 0: and keeping the first `tear` bytes of what was not synced).
+struct Disk {
+    std::mutex mu;
+    std::map<std::string, std::string> synced;
+    static void on_sync(void *ctx, int fd, const char *path) {
+        auto *self = static_cast<Disk *>(ctx);
+        const std::string p = path;
+        if (p.size() < 4 || p.compare(p.size() - 4, 4, ".seg") != 0) return;  // segments only
+        struct stat st;
+        if (::fstat(fd, &st) != 0) return;
+        std::string data(static_cast<size_t>(st.st_size), '\0');
+        if (::pread(fd, data.data(), data.size(), 0) != st.st_size) return;
+        std::lock_guard lock(self->mu);
+        self->synced[path] = std::move(data);
+    }
+    void crash(size_t tear) {
+        for (auto &[path, data] : synced) {
+            std::string now = cqtest::read_file(path);
+            std::string put = data;
+            if (tear && now.size() == data.size()) {
+                size_t first = 4096;  // the records, not the header's tail word
+                while (first < now.size() && now[first] == data[first]) ++first;
+                for (size_t i = first; i < std::min(now.size(), first + tear); ++i) put[i] = now[i];
+            }
+            int fd = ::open(path.c_str(), O_WRONLY);
+            ASSERT_GE(fd, 0);
+            ASSERT_EQ(::pwrite(fd, put.data(), put.size(), 0), ssize_t(put.size()));
+            ::close(fd);
+        }
+    }
+};
+
+TEST(BrokerFaults, CrashDroppingOrTearingUnsyncedWritesLosesNoGroupAcknowledgedRecord) {
+    for (size_t tear : {size_t{0}, size_t{20}, size_t{45}}) {
+        SCOPED_TRACE(tear);
+        cqtest::TempDir d;
+        Disk disk;
+        bk::IoFaults hooks;
+        hooks.synced = &Disk::on_sync;
+        hooks.ctx = &disk;
+        bk::io_set_faults(&hooks);
+        {
+            auto g = open(d.path(), opts(bk::FsyncPolicy::group));
+            for (int i = 0; i < 20; ++i)
+                ASSERT_EQ(publish(*g, "d", "acked-" + std::to_string(i)), Errc::ok);
+            // Written but never synced (a NONE publisher): lost or torn by the crash.
+            auto n = open(d.path(), opts(bk::FsyncPolicy::none));
+            for (int i = 0; i < 3; ++i)
+                ASSERT_EQ(publish(*n, "d", "unsynced-" + std::to_string(i)), Errc::ok);
+            bk::io_set_faults(nullptr);
+            disk.crash(tear);
+            // The handles are dropped without closing work: the "machine" died.
+            n.reset();
+            g.reset();
+        }
+        auto b = open(d.path(), opts());  // first opener: repairs the tail
+        auto all = read_all(*b, "d");
+        ASSERT_GE(all.size(), 20u);
+        for (int i = 0; i < 20; ++i) EXPECT_EQ(all[i].second, "acked-" + std::to_string(i));
+        for (size_t i = 20; i < all.size(); ++i) EXPECT_EQ(all[i].second.rfind("unsynced-", 0), 0u);
+        // And the log goes on after the cut.
+        uint64_t off;
+        ASSERT_EQ(publish(*b, "d", "next", &off), Errc::ok);
+        EXPECT_EQ(off, all.size());
+    }
+}
+
+}  // namespace
