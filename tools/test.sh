@@ -4,15 +4,18 @@
 #      processes, SIGSTOP, SIGKILL torture, bad input, ABI, install).
 #   2. The same suite under ASan+UBSan.
 #   3. The same suite under TSan (fence-free build, see PITFALLS).
-#   4. libFuzzer over region validation for a bounded time (clang).
+#   4. libFuzzer over queue region validation and the broker's on-disk
+#      readers, each for a bounded time (clang).
 #   5. clang-format check.
-# Environment: CQ_FUZZ_SECONDS (default 60), JOBS (default nproc).
+# Environment: CQ_FUZZ_SECONDS (default 60), CQ_LOG_FUZZ_SECONDS (default 45),
+# JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh --deps-only
 
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${CQ_FUZZ_SECONDS:-60}
+LOG_FUZZ_SECONDS=${CQ_LOG_FUZZ_SECONDS:-45}
 status=0
 step() { echo; echo "=================== $* ==================="; }
 
@@ -37,28 +40,34 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CQ_TEST_SCALE=0.1 CQ_TORTUR
   run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCQUEUE_SANITIZE=thread \
   -DCQUEUE_SKIP_INSTALL_TESTS=ON
 
-step "4/5 libFuzzer: region validation, ${FUZZ_SECONDS}s"
+step "4/5 libFuzzer: queue region validation (${FUZZ_SECONDS}s), broker log readers (${LOG_FUZZ_SECONDS}s)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCQUEUE_BUILD_FUZZ=ON \
   -DCQUEUE_SANITIZE=address,undefined -DCQUEUE_BUILD_TESTS=OFF -DCQUEUE_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build-fuzz -j "$JOBS" region_fuzz
-mkdir -p build-fuzz/corpus build-fuzz/artifacts
-# Every input that once found a bug runs first (tests/fuzz/regressions/), then
+ninja -C build-fuzz -j "$JOBS" region_fuzz log_fuzz
+# Every input that once found a bug runs first (tests/fuzz/regressions*/), then
 # new fuzzing from the corpus of earlier runs on this machine.
-if build-fuzz/tests/fuzz/region_fuzz -timeout=10 tests/fuzz/regressions/* \
-     >build-fuzz/regressions.log 2>&1 &&
-   build-fuzz/tests/fuzz/region_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ \
-     build-fuzz/corpus 2>build-fuzz/fuzz.log; then
-  tail -n 12 build-fuzz/fuzz.log
-  echo "fuzz: 1 passed, 0 failed"
-else
-  tail -n 30 build-fuzz/regressions.log
-  tail -n 60 build-fuzz/fuzz.log 2>/dev/null
-  ls build-fuzz/artifacts
-  echo "fuzz: 0 passed, 1 failed"
-  status=1
-fi
+fuzz() {  # name, seconds, regression inputs...
+  local name=$1 secs=$2; shift 2
+  mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
+  if { (($# == 0)) || "build-fuzz/tests/fuzz/$name" -timeout=10 "$@" >"build-fuzz/$name-regressions.log" 2>&1; } &&
+     "build-fuzz/tests/fuzz/$name" -max_total_time="$secs" -timeout=10 \
+       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ \
+       "build-fuzz/corpus-$name" 2>"build-fuzz/$name.log"; then
+    tail -n 12 "build-fuzz/$name.log"
+    echo "fuzz $name: 1 passed, 0 failed"
+  else
+    tail -n 30 "build-fuzz/$name-regressions.log" 2>/dev/null
+    tail -n 60 "build-fuzz/$name.log" 2>/dev/null
+    ls build-fuzz/artifacts
+    echo "fuzz $name: 0 passed, 1 failed"
+    status=1
+  fi
+}
+shopt -s nullglob
+fuzz region_fuzz "$FUZZ_SECONDS" tests/fuzz/regressions/*
+fuzz log_fuzz "$LOG_FUZZ_SECONDS" tests/fuzz/regressions-log/*
+shopt -u nullglob
 
 step "5/5 clang-format"
 if git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>/dev/null; then

@@ -43,6 +43,15 @@ bool lock_byte_wait(int fd, off_t off, bool lock) {
 
 constexpr off_t kOpenLockByte = 0;
 
+// End of the last 8-byte word of the record area that is not zero (the
+// header's end if none): a backward scan, word by word.
+uint64_t last_nonzero_end(const Segment &seg) {
+    const auto *w = reinterpret_cast<const uint64_t *>(seg.bytes());
+    for (uint64_t i = seg.size() / 8; i > kSegmentHeaderSize / 8; --i)
+        if (w[i - 1] != 0) return i * 8;
+    return kSegmentHeaderSize;
+}
+
 }  // namespace
 
 Errc Broker::open(const std::string &dir, const Options &opts, std::unique_ptr<Broker> *out) {
@@ -276,7 +285,7 @@ Errc Broker::recover_topic(const std::string &name) {
     if (Errc e = t->active(&seg); e != Errc::ok)
         return e == Errc::corrupt || e == Errc::version ? Errc::ok : e;
     SegmentHeader &h = seg->header();
-    uint64_t pos = kSegmentHeaderSize, count = 0;
+    uint64_t pos = kSegmentHeaderSize, count = 0, data_end = 0;
     while (pos + sizeof(uint32_t) <= seg->size()) {
         RecordView v = seg->read_at(pos);
         if (v.kind == RecordView::record) {
@@ -293,9 +302,11 @@ Errc Broker::recover_topic(const std::string &name) {
             pos += v.size;
             continue;
         }
-        // Empty or bad: is there a valid record further on?
+        // Empty or bad: is there a valid record further on (before the
+        // last non-zero byte: nothing can start in the zeros after it)?
+        if (!data_end) data_end = last_nonzero_end(*seg);
         uint64_t next = 0;
-        for (uint64_t q = pos + 8; q + sizeof(RecordHeader) <= seg->size(); q += 8) {
+        for (uint64_t q = pos + 8; q + sizeof(RecordHeader) <= data_end; q += 8) {
             RecordView w = seg->read_at(q);
             if (w.kind == RecordView::record && w.offset >= seg->base() + count) {
                 next = q;
@@ -327,14 +338,7 @@ Errc Broker::recover_topic(const std::string &name) {
         }
         // A torn or empty tail: zero what a crash may have left past it (only
         // pages that are not zero, to not dirty a whole fresh segment).
-        for (uint64_t z = pos; z < seg->size();) {
-            const uint64_t page_end = std::min(seg->size(), (z / 4096 + 1) * 4096);
-            uint8_t *p = seg->bytes() + z;
-            bool dirty = false;
-            for (uint64_t i = 0; i < page_end - z && !dirty; ++i) dirty = p[i] != 0;
-            if (dirty) std::memset(p, 0, page_end - z);
-            z = page_end;
-        }
+        if (data_end > pos) std::memset(seg->bytes() + pos, 0, data_end - pos);
         break;
     }
     h.tail.store(pack(count, std::min(pos, seg->size())), std::memory_order_seq_cst);

@@ -116,7 +116,7 @@ struct TopicControl {
     // Durable frontier: every record before it is on disk per some handle's
     // fsync policy (GROUP / ALWAYS / INTERVAL); see Topic::sync_to.
     alignas(64) std::atomic<uint64_t> durable_offset;
-    std::atomic<uint32_t> sync_owner;  // 0 or handle slot + 1 of the group-commit leader
+    std::atomic<uint32_t> sync_owner;  // 0, or the leader: gen (23 bits) << 9 | handle slot + 1
     std::atomic<uint32_t> sync_seq;    // futex: bumped when durable_offset moves
     std::atomic<uint32_t> sync_waiters;
     std::atomic<uint32_t> sync_failed;  // sticky: an fdatasync of this topic failed

@@ -151,10 +151,19 @@ Errc Subscription::position(Cursor &c, uint64_t offset, bool count_missed) {
 Errc Subscription::position_latest(Cursor &c) {
     std::shared_ptr<Segment> s;
     if (Errc e = c.topic->active(&s); e != Errc::ok) return e;
-    const uint64_t t = s->header().tail.load(std::memory_order_seq_cst);
+    // The limit, not the raw tail: a sealed segment's tail also counts the
+    // reservations that failed, whose offsets the next segment reuses.
+    uint64_t sealed_count, lim, count;
+    do {
+        lim = s->limit(&sealed_count);
+        count = sealed_count != UINT64_MAX
+                    ? sealed_count
+                    : count_of(s->header().tail.load(std::memory_order_seq_cst));
+        // Sealed between the two loads: the tail's count is not the segment's.
+    } while (sealed_count == UINT64_MAX && s->header().sealed.load(std::memory_order_seq_cst) != 0);
     c.seg = s;
-    c.pos = std::min(pos_of(t), s->size());
-    c.next = s->base() + std::min(count_of(t), kMaxCount);
+    c.pos = lim;
+    c.next = s->base() + std::min(count, kMaxCount);
     c.skip_below = c.next;
     return Errc::ok;
 }

@@ -435,9 +435,24 @@ Errc Topic::lead_sync() {
     return Errc::ok;
 }
 
+// sync_owner names the leader: its handle slot + 1 in the low 9 bits, the
+// low 23 bits of the slot's generation above (a later owner of the same slot
+// is not mistaken for the leader).
+uint32_t Topic::owner_word() const {
+    return static_cast<uint32_t>(ctx_->gen & 0x7FFFFF) << 9 | (ctx_->slot + 1);
+}
+
+bool Topic::owner_live(uint32_t owner) const {
+    const uint32_t slot = (owner & 511) - 1;
+    if (slot >= kMaxHandles) return false;
+    const uint64_t gen = ctx_->bctl->slot_gen[slot].load(std::memory_order_seq_cst);
+    if ((gen & 0x7FFFFF) != owner >> 9) return false;
+    return ctx_->live(slot, gen);
+}
+
 Errc Topic::sync_round() {
     uint32_t expected = 0;
-    const uint32_t me = ctx_->slot + 1;
+    const uint32_t me = owner_word();
     if (!ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel))
         return Errc::ok;
     Errc e = lead_sync();
@@ -449,7 +464,7 @@ Errc Topic::sync_round() {
 }
 
 Errc Topic::sync_to(uint64_t end, bool own_fsync) {
-    const uint32_t me = ctx_->slot + 1;
+    const uint32_t me = owner_word();
     uint64_t waited_since = 0;
     for (;;) {
         if (ctl_->sync_failed.load(std::memory_order_acquire))
@@ -484,8 +499,7 @@ Errc Topic::sync_to(uint64_t end, bool own_fsync) {
         // A leader is syncing: wait for its round (it may not cover us: loop).
         const uint64_t now = monotonic_ns();
         if (!waited_since) waited_since = now;
-        if (now - waited_since > 100'000'000 && owner &&
-            !ctx_->live(owner - 1, ctl_->slots[owner - 1].gen.load())) {
+        if (now - waited_since > 100'000'000 && owner && !owner_live(owner)) {
             // The leader died holding the role: take it over.
             ctl_->sync_owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel);
             waited_since = 0;

@@ -111,6 +111,8 @@ class Topic {
     Errc roll_wait(const Segment &seg, uint64_t deadline);
     bool seal_for_dead_closer(const Segment &seg);
     bool slot_live(uint32_t i) const;
+    uint32_t owner_word() const;
+    bool owner_live(uint32_t owner) const;
     Errc lead_sync();
     Errc min_durable_ack(uint64_t *min_next, bool *any) const;
 

@@ -35,7 +35,9 @@ void flip(const std::string &path, off_t at) {
 
 // Three records of 24 bytes: each takes 32 + 24 = 56 bytes.
 void three_records(const cqtest::TempDir &d) {
-    cq_broker *b = open_broker(d.path());
+    cq_broker_options o = CQ_BROKER_OPTIONS_INIT;
+    o.segment_size = 64 * 1024;  // small: each case creates and checks one
+    cq_broker *b = open_broker(d.path(), o);
     for (int i = 0; i < 3; ++i)
         publish(b, "c", "record-" + std::to_string(i) + std::string(16, 'x'));
     broker_close(b);
@@ -144,7 +146,9 @@ TEST(BrokerCorrupt, TruncatedSegmentAndControlFilesAreRefused) {
 TEST(BrokerCorrupt, EveryAckFileByteFlippedIsRefused) {
     cqtest::TempDir d;
     {
-        cq_broker *b = open_broker(d.path());
+        cq_broker_options o = CQ_BROKER_OPTIONS_INIT;
+        o.segment_size = 64 * 1024;
+        cq_broker *b = open_broker(d.path(), o);
         cq_subscription *s = nullptr;
         ASSERT_EQ(broker_subscribe(b, "c", "id", CQ_SUB_DURABLE | CQ_SUB_EARLIEST, &s), CQ_OK);
         for (int i = 0; i < 5; ++i) publish(b, "c", "x");
