@@ -11,6 +11,7 @@
 #include "capi/src/shim.hpp"
 #include "core/broker/broker.hpp"
 #include "core/broker/names.hpp"
+#include "core/broker/push.hpp"
 
 using cq::Errc;
 using cq::to_int;
@@ -23,8 +24,16 @@ struct cq_broker {
 };
 struct cq_subscription {
     cq_broker *owner;
-    std::unique_ptr<bk::Subscription> impl;
+    std::unique_ptr<bk::Subscription> impl;  // null for a push subscription
+    std::unique_ptr<bk::PushDelivery> push;
 };
+
+static_assert(sizeof(cq_message) == sizeof(bk::Delivered) &&
+              offsetof(cq_message, offset) == offsetof(bk::Delivered, offset) &&
+              offsetof(cq_message, timestamp_ns) == offsetof(bk::Delivered, timestamp_ns) &&
+              offsetof(cq_message, topic) == offsetof(bk::Delivered, topic) &&
+              offsetof(cq_message, data) == offsetof(bk::Delivered, data) &&
+              offsetof(cq_message, len) == offsetof(bk::Delivered, len));
 
 namespace {
 
@@ -98,6 +107,44 @@ void to_c(const bk::Delivered &d, cq_message *m) {
     m->len = d.len;
 }
 
+}  // namespace
+
+namespace {
+// Validates opts and creates the subscription's core object.
+int make_subscription(cq_broker *b, const cq_subscribe_options *opts, const char *fn,
+                      std::unique_ptr<bk::Subscription> *out) {
+    if (!b || !opts) return to_int(cq::fail(Errc::inval, "%s: b or opts is NULL", fn));
+    if (opts->struct_size < kSubOptionsV1)
+        return to_int(cq::fail(Errc::inval, "%s: opts->struct_size is too small", fn));
+    if (!opts->pattern || !bk::valid_pattern(opts->pattern))
+        return to_int(cq::fail(Errc::inval, "%s: '%.300s' is not a topic pattern", fn,
+                               opts->pattern ? opts->pattern : "(null)"));
+    if (opts->flags & ~uint32_t{CQ_SUB_DURABLE | CQ_SUB_EARLIEST})
+        return to_int(cq::fail(Errc::inval, "%s: unknown flags", fn));
+    const bool durable = opts->flags & CQ_SUB_DURABLE;
+    if (opts->subscriber_id && !bk::valid_id(opts->subscriber_id))
+        return to_int(
+            cq::fail(Errc::inval, "%s: subscriber_id must be 1..128 bytes of [A-Za-z0-9_-]", fn));
+    if (durable && !opts->subscriber_id)
+        return to_int(cq::fail(Errc::inval, "%s: CQ_SUB_DURABLE needs a subscriber_id", fn));
+    if (opts->start > CQ_START_TIME) return to_int(cq::fail(Errc::inval, "%s: unknown start", fn));
+    if (opts->start == CQ_START_OFFSET && opts->start_value < 0)
+        return to_int(
+            cq::fail(Errc::inval, "%s: start_value must be >= 0 for CQ_START_OFFSET", fn));
+    if (opts->reserved != 0) return to_int(cq::fail(Errc::inval, "%s: reserved must be 0", fn));
+    bk::StartSpec st;
+    st.kind = static_cast<bk::StartSpec::Kind>(opts->start);
+    st.value = opts->start_value;
+    return to_int(bk::Subscription::create(b->impl.get(), opts->pattern, opts->subscriber_id,
+                                           durable, opts->flags & CQ_SUB_EARLIEST, st, out));
+}
+
+int pull_only(cq_subscription *s, const char *fn) {
+    if (!s) return to_int(cq::fail(Errc::inval, "%s: s is NULL", fn));
+    if (!s->impl)
+        return to_int(cq::fail(Errc::perm, "%s: a push subscription delivers by itself", fn));
+    return CQ_OK;
+}
 }  // namespace
 
 extern "C" {
@@ -181,32 +228,30 @@ int broker_subscribe(cq_broker *b, const char *pattern, const char *subscriber_i
 
 int broker_subscribe_ex(cq_broker *b, const cq_subscribe_options *opts, cq_subscription **out) {
     return guard([&] {
-        if (!out) return inval("broker_subscribe: out is NULL");
+        if (!out) return inval("broker_subscribe_ex: out is NULL");
         *out = nullptr;
-        if (!b || !opts) return inval("broker_subscribe: b or opts is NULL");
-        if (opts->struct_size < kSubOptionsV1)
-            return inval("broker_subscribe_ex: opts->struct_size is too small");
-        if (!opts->pattern || !bk::valid_pattern(opts->pattern))
-            return to_int(cq::fail(Errc::inval, "broker_subscribe: '%.300s' is not a topic pattern",
-                                   opts->pattern ? opts->pattern : "(null)"));
-        if (opts->flags & ~uint32_t{CQ_SUB_DURABLE | CQ_SUB_EARLIEST})
-            return inval("broker_subscribe: unknown flags");
-        const bool durable = opts->flags & CQ_SUB_DURABLE;
-        if (opts->subscriber_id && !bk::valid_id(opts->subscriber_id))
-            return inval("broker_subscribe: subscriber_id must be 1..128 bytes of [A-Za-z0-9_-]");
-        if (durable && !opts->subscriber_id)
-            return inval("broker_subscribe: CQ_SUB_DURABLE needs a subscriber_id");
-        if (opts->start > CQ_START_TIME) return inval("broker_subscribe: unknown start");
-        if (opts->start == CQ_START_OFFSET && opts->start_value < 0)
-            return inval("broker_subscribe: start_value must be >= 0 for CQ_START_OFFSET");
-        if (opts->reserved != 0) return inval("broker_subscribe: reserved must be 0");
-        bk::StartSpec st;
-        st.kind = static_cast<bk::StartSpec::Kind>(opts->start);
-        st.value = opts->start_value;
         auto s = std::make_unique<cq_subscription>();
         s->owner = b;
-        if (Errc e = bk::Subscription::create(b->impl.get(), opts->pattern, opts->subscriber_id,
-                                              durable, opts->flags & CQ_SUB_EARLIEST, st, &s->impl);
+        if (int r = make_subscription(b, opts, "broker_subscribe_ex", &s->impl); r != CQ_OK)
+            return r;
+        *out = s.release();
+        return CQ_OK;
+    });
+}
+
+int broker_subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool,
+                          cq_push_fn handler, void *ctx, cq_subscription **out) {
+    return guard([&] {
+        if (!out) return inval("broker_subscribe_push: out is NULL");
+        *out = nullptr;
+        if (!pool || !handler) return inval("broker_subscribe_push: pool or handler is NULL");
+        std::unique_ptr<bk::Subscription> sub;
+        if (int r = make_subscription(b, opts, "broker_subscribe_push", &sub); r != CQ_OK) return r;
+        auto s = std::make_unique<cq_subscription>();
+        s->owner = b;
+        if (Errc e =
+                bk::PushDelivery::start(std::move(sub), reinterpret_cast<cq::Pool *>(pool),
+                                        reinterpret_cast<bk::PushHandler>(handler), ctx, &s->push);
             e != Errc::ok)
             return to_int(e);
         *out = s.release();
@@ -216,7 +261,8 @@ int broker_subscribe_ex(cq_broker *b, const cq_subscribe_options *opts, cq_subsc
 
 int broker_poll(cq_subscription *s, cq_message *msg, int64_t timeout_ns) {
     return guard([&] {
-        if (!s || !msg) return inval("broker_poll: s or msg is NULL");
+        if (int r = pull_only(s, "broker_poll"); r != CQ_OK) return r;
+        if (!msg) return inval("broker_poll: msg is NULL");
         bk::Delivered d;
         size_t got;
         if (Errc e = s->impl->poll(&d, 1, timeout_ns, &got); e != Errc::ok) return to_int(e);
@@ -242,7 +288,7 @@ int broker_poll_batch(cq_subscription *s, cq_message *msgs, size_t max, int64_t 
 
 int broker_ack(cq_subscription *s, const char *topic, uint64_t offset) {
     return guard([&] {
-        if (!s) return inval("broker_ack: s is NULL");
+        if (int r = pull_only(s, "broker_ack"); r != CQ_OK) return r;
         if (int r = check_topic(topic, "broker_ack"); r != CQ_OK) return r;
         return to_int(s->impl->ack(topic, offset));
     });
@@ -250,7 +296,7 @@ int broker_ack(cq_subscription *s, const char *topic, uint64_t offset) {
 
 int broker_seek(cq_subscription *s, const char *topic, uint64_t offset) {
     return guard([&] {
-        if (!s) return inval("broker_seek: s is NULL");
+        if (int r = pull_only(s, "broker_seek"); r != CQ_OK) return r;
         if (topic)
             if (int r = check_topic(topic, "broker_seek"); r != CQ_OK) return r;
         return to_int(s->impl->seek(topic, offset));
@@ -259,7 +305,7 @@ int broker_seek(cq_subscription *s, const char *topic, uint64_t offset) {
 
 int broker_seek_time(cq_subscription *s, int64_t timestamp_ns) {
     return guard([&] {
-        if (!s) return inval("broker_seek_time: s is NULL");
+        if (int r = pull_only(s, "broker_seek_time"); r != CQ_OK) return r;
         return to_int(s->impl->seek_time(timestamp_ns));
     });
 }
@@ -267,7 +313,7 @@ int broker_seek_time(cq_subscription *s, int64_t timestamp_ns) {
 int broker_unsubscribe(cq_subscription *s) {
     return guard([&] {
         if (!s) return inval("broker_unsubscribe: s is NULL");
-        Errc e = s->impl->close();
+        Errc e = s->push ? s->push->stop() : s->impl->close();
         delete s;
         return to_int(e);
     });
@@ -304,7 +350,8 @@ int broker_stats(cq_broker *b, cq_broker_stats *out) {
 
 int broker_subscription_stats(cq_subscription *s, const char *topic, cq_subscription_stats *out) {
     return guard([&] {
-        if (!s || !out) return inval("broker_subscription_stats: s or out is NULL");
+        if (int r = pull_only(s, "broker_subscription_stats"); r != CQ_OK) return r;
+        if (!out) return inval("broker_subscription_stats: out is NULL");
         if (int r = check_topic(topic, "broker_subscription_stats"); r != CQ_OK) return r;
         if (out->struct_size < kSubStatsV1)
             return inval("broker_subscription_stats: out->struct_size is too small");

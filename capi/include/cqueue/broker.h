@@ -33,6 +33,7 @@
 #define CQUEUE_BROKER_H
 
 #include "common.h"
+#include "pool.h"  /* cq_pool (push delivery) */
 #include "queue.h" /* cq_iov */
 
 #ifdef __cplusplus
@@ -242,6 +243,29 @@ CQ_API int broker_seek_time(cq_subscription *s, int64_t timestamp_ns);
 
 /** Persist pending acks, free the subscription. */
 CQ_API int broker_unsubscribe(cq_subscription *s);
+
+/**
+ * Handler of a push subscription: called on a worker of the pool for each
+ * record, in order (one batch of up to 64 records in flight at a time).
+ * msg->data is valid during the call. Return 0 to acknowledge the record
+ * (durable subscriptions persist acks once per batch); non-zero leaves it
+ * and every later record of its topic unacknowledged for the rest of this
+ * subscription's life (redelivered to the next one). A C++ exception
+ * escaping it is caught by the pool (counted as a failed job; the batch's
+ * records are not acknowledged).
+ */
+typedef int (*cq_push_fn)(void *ctx, const cq_message *msg);
+
+/**
+ * As broker_subscribe_ex, but records are pushed: a dispatcher thread of the
+ * library polls the subscription and runs handler(ctx, msg) on pool's
+ * workers. broker_poll, broker_ack and broker_seek* on it return CQ_EPERM;
+ * broker_unsubscribe stops it (after the batch in flight; never call it from
+ * the handler). If the pool shuts down, delivery stops (nothing more acked).
+ * Returns as broker_subscribe_ex.
+ */
+CQ_API int broker_subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool,
+                                 cq_push_fn handler, void *ctx, cq_subscription **out);
 
 /** Counters; out->struct_size must be set. */
 CQ_API int broker_stats(cq_broker *b, cq_broker_stats *out);
