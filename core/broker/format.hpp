@@ -51,7 +51,9 @@ struct SegmentHeader {
     // 0 = open; else pack(count, pos) + 1 of the reservation that did not
     // fit (the closer): the segment's records are exactly those before it.
     alignas(64) std::atomic<uint64_t> sealed;
-    std::atomic<int64_t> newest_ns;  // timestamp of the newest record (retention by age)
+    // Timestamp of the newest record (retention by age, seeks by time); on
+    // its own line: publishers write it, readers' hot path never reads it.
+    alignas(64) std::atomic<int64_t> newest_ns;
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(sizeof(SegmentHeader) <= kSegmentHeaderSize);
@@ -144,6 +146,7 @@ struct BrokerControl {
     uint32_t checksum;
     alignas(64) std::atomic<uint32_t> publish_seq;  // futex: bumped after commits when waiters
     std::atomic<uint32_t> poll_waiters;
+    std::atomic<uint32_t> wake_pending;  // a wake-up is in flight: later commits need not wake
     alignas(64) std::atomic<uint32_t> topic_gen;             // bumped when a topic is created
     alignas(64) std::atomic<int32_t> slot_pid[kMaxHandles];  // for display only
     // Bumped by each new owner of a slot: a writer slot of a topic whose gen

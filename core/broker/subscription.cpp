@@ -1,4 +1,5 @@
 // Subscriptions: one cursor per matching topic over the topic's log.
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -15,10 +16,14 @@
 
 namespace cq::broker {
 
+// How long an empty poll yields the CPU and looks again before it sleeps.
+constexpr uint64_t kSpinNs = 50'000;
+
 struct Subscription::Cursor {
     std::shared_ptr<Topic> topic;
     std::shared_ptr<Segment> seg;  // null: to be positioned at `next`
     uint64_t pos = 0;
+    uint64_t lim = 0;                    // seg's limit as last read: records below it are reserved
     uint64_t next = 0;                   // offset of the next record to deliver
     uint64_t skip_below = 0;             // records below it are passed over silently (seek)
     int64_t skip_before_ts = INT64_MIN;  // seek by time: pass over older records
@@ -142,6 +147,7 @@ Errc Subscription::position(Cursor &c, uint64_t offset, bool count_missed) {
     if (e != Errc::ok) return e;
     c.seg = std::move(s);
     c.pos = kSegmentHeaderSize;
+    c.lim = 0;
     c.next = offset;
     c.skip_below = offset;
     c.stuck_since = 0;
@@ -163,6 +169,7 @@ Errc Subscription::position_latest(Cursor &c) {
     } while (sealed_count == UINT64_MAX && s->header().sealed.load(std::memory_order_seq_cst) != 0);
     c.seg = s;
     c.pos = lim;
+    c.lim = lim;
     c.next = s->base() + std::min(count, kMaxCount);
     c.skip_below = c.next;
     return Errc::ok;
@@ -192,8 +199,11 @@ Errc Subscription::step(Cursor &c, Delivered *out, bool *got, uint64_t *wake_at)
         if (c.broken) return Errc::ok;
         if (!c.seg)
             if (Errc e = position(c, c.next, true); e != Errc::ok) return e;
-        uint64_t sealed_count;
-        const uint64_t lim = c.seg->limit(&sealed_count);
+        // The tail's line is written by every publish: read it only once
+        // the cursor reaches what it said last time.
+        uint64_t sealed_count = UINT64_MAX;
+        if (c.pos >= c.lim) c.lim = c.seg->limit(&sealed_count);
+        const uint64_t lim = c.lim;
         if (c.pos >= lim) {
             if (sealed_count == UINT64_MAX) return Errc::ok;  // caught up
             const uint64_t next_base = c.seg->base() + sealed_count;
@@ -223,6 +233,7 @@ Errc Subscription::step(Cursor &c, Delivered *out, bool *got, uint64_t *wake_at)
             if (e != Errc::ok) return e;
             c.seg = std::move(n);
             c.pos = kSegmentHeaderSize;
+            c.lim = 0;
             c.stuck_since = 0;
             continue;
         }
@@ -252,7 +263,7 @@ Errc Subscription::step(Cursor &c, Delivered *out, bool *got, uint64_t *wake_at)
                 out->topic = c.topic->name().c_str();
                 out->data = v.data;
                 out->len = v.len;
-                hold_.push_back(c.seg);
+                if (hold_.empty() || hold_.back() != c.seg) hold_.push_back(c.seg);
                 ++c.delivered;
                 *got = true;
                 return Errc::ok;
@@ -322,21 +333,33 @@ Errc Subscription::poll(Delivered *out, size_t max, int64_t timeout_ns, size_t *
         const uint64_t now = monotonic_ns();
         if (now >= deadline)
             return fail_static(Errc::timedout, "broker_poll: nothing to deliver in time");
+        // Something committed (or sealed) at any cursor's position?
+        auto ready = [&] {
+            for (auto &cp : cursors_) {
+                Cursor &c = *cp;
+                if (c.broken || !c.seg) continue;
+                const uint64_t lim = c.seg->limit();
+                if (c.pos < lim ? c.seg->read_at(c.pos).kind != RecordView::empty
+                                : c.seg->header().sealed.load(std::memory_order_seq_cst) != 0)
+                    return true;
+            }
+            return false;
+        };
+        // Before sleeping, give the publishers a moment (yielding the CPU to
+        // them): a poller that sleeps at once makes each publish pay a
+        // futex_wake and itself a wake-up per handful of records.
+        bool now_ready = false;
+        for (uint64_t until = now + kSpinNs;
+             !now_ready && monotonic_ns() < std::min(until, deadline);) {
+            sched_yield();
+            now_ready = ready();
+        }
+        if (now_ready) continue;
         // Register, re-check, sleep: a publisher commits with a seq_cst RMW
         // and then loads poll_waiters (no lost wake-up).
         bc.poll_waiters.fetch_add(1, std::memory_order_seq_cst);
-        bool ready = false;
-        for (auto &cp : cursors_) {
-            Cursor &c = *cp;
-            if (c.broken || !c.seg) continue;
-            const uint64_t lim = c.seg->limit();
-            if (c.pos < lim) {
-                ready = ready || c.seg->read_at(c.pos).kind != RecordView::empty;
-            } else {
-                ready = ready || c.seg->header().sealed.load(std::memory_order_seq_cst) != 0;
-            }
-        }
-        if (!ready && bc.topic_gen.load(std::memory_order_seq_cst) == topic_gen_)
+        bc.wake_pending.store(0, std::memory_order_seq_cst);
+        if (!ready() && bc.topic_gen.load(std::memory_order_seq_cst) == topic_gen_)
             futex_wait(reinterpret_cast<const uint32_t *>(&bc.publish_seq), seq,
                        std::min(deadline, wake_at));
         bc.poll_waiters.fetch_sub(1, std::memory_order_relaxed);

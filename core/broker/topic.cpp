@@ -36,8 +36,15 @@ const uint32_t *word(const std::atomic<uint32_t> &a) {
 }
 
 // Wakes pollers of every topic of the broker (they wait on one word).
+// At most one wake-up in flight: a poller clears wake_pending (seq_cst)
+// after registering and before its re-check, so a commit either is seen by
+// that re-check or sees the flag clear and wakes. Without it, every commit
+// made while woken pollers had not yet left the count paid a futex_wake.
 void wake_pollers(BrokerControl *b) {
     if (b->poll_waiters.load(std::memory_order_seq_cst) == 0) return;
+    if (b->wake_pending.load(std::memory_order_seq_cst) != 0 ||
+        b->wake_pending.exchange(1, std::memory_order_seq_cst) != 0)
+        return;
     b->publish_seq.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(word(b->publish_seq), INT_MAX);
 }
@@ -185,7 +192,11 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
     std::lock_guard lock(publish_mu_);
     if (!slot_attached_.load(std::memory_order_acquire)) attach_slot();
     WriterSlot &slot = ctl_->slots[ctx_->slot];
-    const uint64_t deadline = deadline_after(ctx_->opts.block_timeout_ns);
+    uint64_t deadline = 0;  // for waits on a roll; read the clock only if one happens
+    auto wait_deadline = [&] {
+        if (!deadline) deadline = deadline_after(ctx_->opts.block_timeout_ns);
+        return deadline;
+    };
     uint64_t last_end = 0;
     size_t done = 0;
     while (done < n) {
@@ -208,16 +219,19 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
             ++k;
         }
         if (h.sealed.load(std::memory_order_acquire)) {
-            if (Errc e = roll_wait(*seg, deadline); e != Errc::ok) return e;
+            if (Errc e = roll_wait(*seg, wait_deadline()); e != Errc::ok) return e;
             continue;
         }
         // Announce, reserve, then say where: a reader that sees kReserving
         // waits, one that sees our key knows our extent (docs: holes).
-        slot.key.store(kReserving, std::memory_order_seq_cst);
+        // relaxed: the seq_cst fetch_add below releases it, so a reader that
+        // sees our reservation in the tail (acquire or stronger) sees it too.
+        slot.key.store(kReserving, std::memory_order_relaxed);
         const uint64_t r = h.tail.fetch_add(pack(k, total), std::memory_order_seq_cst);
         const uint64_t pos = pos_of(r), cnt = count_of(r);
         slot.size.store(pack(cnt, total), std::memory_order_relaxed);
-        slot.key.store(slot_key(seg->index(), pos), std::memory_order_seq_cst);
+        // release: with the size above, for a reader that loads the key.
+        slot.key.store(slot_key(seg->index(), pos), std::memory_order_release);
         if (pos + total <= seg->size()) {
             const int64_t now = realtime_ns();
             uint64_t p = pos;
@@ -252,7 +266,7 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
             if (Errc e = roll(*seg); e != Errc::ok) return e;
         } else {
             slot.key.store(kIdle, std::memory_order_release);
-            if (Errc e = roll_wait(*seg, deadline); e != Errc::ok) return e;
+            if (Errc e = roll_wait(*seg, wait_deadline()); e != Errc::ok) return e;
         }
     }
     const FsyncPolicy p = ctx_->opts.fsync;
