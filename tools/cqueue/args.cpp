@@ -133,6 +133,113 @@ std::optional<uint32_t> parse_octal_mode(std::string_view text) {
     return v;
 }
 
+std::optional<uint64_t> parse_size(std::string_view text) {
+    uint64_t unit = 1;
+    if (!text.empty()) {
+        switch (text.back()) {
+            case 'k':
+            case 'K':
+                unit = uint64_t{1} << 10;
+                break;
+            case 'M':
+                unit = uint64_t{1} << 20;
+                break;
+            case 'G':
+                unit = uint64_t{1} << 30;
+                break;
+        }
+        if (unit != 1) text.remove_suffix(1);
+    }
+    std::optional<uint64_t> v = parse_u64(text);
+    if (!v || *v > UINT64_MAX / unit) return std::nullopt;
+    return *v * unit;
+}
+
+namespace {
+
+// Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar
+// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Exactly n digits at text[pos..]; advances pos.
+std::optional<unsigned> digits(std::string_view text, size_t &pos, size_t n) {
+    if (pos + n > text.size()) return std::nullopt;
+    unsigned v = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const char c = text[pos + i];
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    pos += n;
+    return v;
+}
+
+bool expect(std::string_view text, size_t &pos, std::string_view chars) {
+    if (pos >= text.size() || chars.find(text[pos]) == std::string_view::npos) return false;
+    ++pos;
+    return true;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_rfc3339_ns(std::string_view text) {
+    size_t pos = 0;
+    const auto year = digits(text, pos, 4);
+    if (!year || !expect(text, pos, "-")) return std::nullopt;
+    const auto month = digits(text, pos, 2);
+    if (!month || !expect(text, pos, "-")) return std::nullopt;
+    const auto day = digits(text, pos, 2);
+    if (!day || !expect(text, pos, "Tt ")) return std::nullopt;
+    const auto hour = digits(text, pos, 2);
+    if (!hour || !expect(text, pos, ":")) return std::nullopt;
+    const auto minute = digits(text, pos, 2);
+    if (!minute || !expect(text, pos, ":")) return std::nullopt;
+    const auto second = digits(text, pos, 2);
+    if (!second) return std::nullopt;
+    static constexpr unsigned kMonthDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
+    if (*month < 1 || *month > 12 || *day < 1 || *day > kMonthDays[*month - 1] ||
+        (*month == 2 && *day == 29 && !leap) || *hour > 23 || *minute > 59 || *second > 60)
+        return std::nullopt;
+    int64_t frac_ns = 0;
+    if (pos < text.size() && text[pos] == '.') {
+        ++pos;
+        int64_t scale = 100'000'000;
+        const size_t first = pos;
+        for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+            frac_ns += (text[pos] - '0') * scale;
+            scale /= 10;
+        }
+        if (pos == first) return std::nullopt;
+    }
+    int64_t offset_s = 0;
+    if (expect(text, pos, "Zz")) {
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+        const int64_t sign = text[pos] == '-' ? -1 : 1;
+        ++pos;
+        const auto oh = digits(text, pos, 2);
+        if (!oh || !expect(text, pos, ":")) return std::nullopt;
+        const auto om = digits(text, pos, 2);
+        if (!om || *oh > 23 || *om > 59) return std::nullopt;
+        offset_s = sign * (int64_t{*oh} * 3600 + int64_t{*om} * 60);
+    } else {
+        return std::nullopt;
+    }
+    if (pos != text.size()) return std::nullopt;
+    const int64_t secs = days_from_civil(*year, *month, *day) * 86400 + int64_t{*hour} * 3600 +
+                         int64_t{*minute} * 60 + *second - offset_s;
+    // Years 0000..9999 fit in int64 nanoseconds only from 1678 to 2262.
+    if (secs < -9'223'372'036 || secs > 9'223'372'035) return std::nullopt;
+    return secs * 1'000'000'000 + frac_ns;
+}
+
 std::optional<int64_t> parse_seconds_ns(std::string_view text) {
     // from_chars for double is in libstdc++ 11+; reject signs, inf and nan.
     if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.'))

@@ -53,6 +53,11 @@ class Args {
 // Strict number parsing: the whole text must be the number. nullopt otherwise.
 std::optional<uint64_t> parse_u64(std::string_view text);
 std::optional<uint32_t> parse_octal_mode(std::string_view text);
+// Bytes, optionally with a suffix k, M or G (KiB, MiB, GiB): "65536", "64k", "1M".
+std::optional<uint64_t> parse_size(std::string_view text);
+// An RFC 3339 time ("2026-11-23T19:56:14Z", "2026-11-23 20:56:14.25+01:00") to
+// nanoseconds since the Unix epoch (CLOCK_REALTIME); nullopt if malformed.
+std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
 // Seconds as a decimal (e.g. "2", "0.25") to nanoseconds.
 std::optional<int64_t> parse_seconds_ns(std::string_view text);
 

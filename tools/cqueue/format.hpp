@@ -10,5 +10,7 @@ namespace cqcli {
 std::string human_count(double v);
 // "1 node", "2 nodes".
 std::string plural(uint64_t n, const char *word);
+// A JSON string literal: quotes, with \" \\ and control characters escaped.
+std::string json_string(const std::string &s);
 
 }  // namespace cqcli

@@ -23,8 +23,12 @@ InterruptGuard::~InterruptGuard() {
     for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &old_[i], nullptr);
 }
 
-void InterruptGuard::check() {
-    if (g_interrupted) throw SysError("interrupted; workers stopped and queue removed");
+void InterruptGuard::check(const char *what) {
+    if (g_interrupted) throw SysError(what);
+}
+
+bool InterruptGuard::interrupted() {
+    return g_interrupted != 0;
 }
 
 }  // namespace cqcli

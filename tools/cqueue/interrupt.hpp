@@ -17,8 +17,10 @@ class InterruptGuard {
     InterruptGuard(const InterruptGuard &) = delete;
     InterruptGuard &operator=(const InterruptGuard &) = delete;
 
-    // Throws SysError("interrupted") once one of the signals arrived.
-    static void check();
+    // Throws SysError(what) once one of the signals arrived.
+    static void check(const char *what = "interrupted; workers stopped and queue removed");
+    // True once one of the signals arrived (for commands that stop cleanly).
+    static bool interrupted();
 
   private:
     static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};

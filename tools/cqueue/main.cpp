@@ -1,5 +1,6 @@
-// cqueue: command-line tool for libcqueue queues. Dispatches to the commands
-// and turns their errors into messages on stderr and the documented exit codes.
+// cqueue: command-line tool for libcqueue queues and brokers. Dispatches to
+// the commands and turns their errors into messages on stderr and the
+// documented exit codes.
 #include <cqueue/cqueue.h>
 
 #include <cstdio>
@@ -21,10 +22,17 @@ constexpr Command kCommands[] = {
     {"stat", "show a queue's counters (table or JSON)", run_stat, false},
     {"recover", "return nodes held by dead processes to the free list", run_recover, false},
     {"rm", "remove a queue's name", run_rm, false},
+    {"pub", "publish records to a broker topic from the arguments or stdin lines", run_pub, false},
+    {"sub", "print a broker topic pattern's records; durable subscribers resume", run_sub, false},
+    {"topics", "list a broker's topics: end offset, segments, bytes (table or JSON)", run_topics,
+     false},
+    {"lag", "show each durable subscriber's acknowledged offset and lag", run_lag, false},
     {"bench", "measure throughput (or round-trip latency) between processes", run_bench, false},
-    {"demo", "run producers and consumers, kill and restart some, verify delivery", run_demo,
+    {"demo", "run queue and pub/sub workers, kill and restart some, verify delivery", run_demo,
      false},
     {"__demo-worker", "internal: one producer or consumer of the demo", run_demo_worker, true},
+    {"__broker-demo-worker", "internal: one publisher or subscriber of the demo",
+     run_broker_demo_worker, true},
 };
 
 void print_usage(std::FILE *out) {
@@ -39,10 +47,12 @@ void print_usage(std::FILE *out) {
     std::fprintf(out,
                  "\n"
                  "NAME is a POSIX shared-memory name ([A-Za-z0-9._-], up to 200 characters)\n"
-                 "or, if it contains '/', the path of a file.\n"
+                 "or, if it contains '/', the path of a file. DIR is a broker directory;\n"
+                 "TOPIC is tokens of [A-Za-z0-9_-] joined by '.', PATTERN may use '*' for a\n"
+                 "token and end in '.>'.\n"
                  "\n"
                  "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 timed out, empty or\n"
-                 "full, 4 verification failed (demo).\n"
+                 "full (nothing left to receive), 4 verification failed (demo).\n"
                  "Run 'cqueue COMMAND --help' for the options of a command.\n");
 }
 

@@ -7,6 +7,7 @@
 #include "args.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
+#include "format.hpp"
 
 namespace cqcli {
 
@@ -24,23 +25,6 @@ constexpr std::string_view kStatHelp =
     "  --json   one JSON object instead of the table\n"
     "\n"
     "Exit codes: 0 ok, 1 library error (e.g. no such queue), 2 usage error.\n";
-
-std::string json_string(const std::string &s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
 
 using ull = unsigned long long;
 
