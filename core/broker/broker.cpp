@@ -43,6 +43,14 @@ bool lock_byte_wait(int fd, off_t off, bool lock) {
 
 constexpr off_t kOpenLockByte = 0;
 
+void read_boot_id(char (&out)[40]) {
+    int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // unknown: all zeros, which counts as another boot
+    ssize_t r = ::read(fd, out, sizeof out - 1);
+    ::close(fd);
+    if (r <= 0) std::memset(out, 0, sizeof out);
+}
+
 // End of the last 8-byte word of the record area that is not zero (the
 // header's end if none): a backward scan, word by word.
 uint64_t last_nonzero_end(const Segment &seg) {
@@ -83,7 +91,16 @@ Errc Broker::open(const std::string &dir, const Options &opts, std::unique_ptr<B
     if (e == Errc::ok && alone) {
         std::vector<std::string> names;
         e = b->topic_names(&names);
-        for (size_t i = 0; e == Errc::ok && i < names.size(); ++i) e = b->recover_topic(names[i]);
+        // Leftovers of killed creators (nobody else is alive to be writing one).
+        remove_stale_temps(b->dir_);
+        for (const std::string &n : names) remove_stale_temps(b->dir_ + "/topics/" + n);
+        char boot[40] = {0};
+        read_boot_id(boot);
+        const bool same_boot =
+            boot[0] != 0 && std::memcmp(boot, b->ctl_->boot_id, sizeof boot) == 0;
+        for (size_t i = 0; e == Errc::ok && i < names.size(); ++i)
+            e = b->recover_topic(names[i], !same_boot);
+        if (e == Errc::ok) std::memcpy(b->ctl_->boot_id, boot, sizeof boot);
     }
     lock_byte_wait(b->ctl_fd_.get(), kOpenLockByte, false);
     if (e != Errc::ok) return e;
@@ -276,7 +293,7 @@ bool Broker::any_sync_failed() {
 // segment of the topic: dead writers' holes become padding; a torn tail (no
 // valid record after the first bad one) is cut off and the tail reset; a bad
 // committed record followed by valid ones is corruption: the topic is refused.
-Errc Broker::recover_topic(const std::string &name) {
+Errc Broker::recover_topic(const std::string &name, bool whole) {
     std::shared_ptr<Topic> t;
     if (Errc e = topic(name, false, &t); e != Errc::ok) return e == Errc::corrupt ? Errc::ok : e;
     std::shared_ptr<Segment> seg;
@@ -304,7 +321,11 @@ Errc Broker::recover_topic(const std::string &name) {
         }
         // Empty or bad: is there a valid record further on (before the
         // last non-zero byte: nothing can start in the zeros after it)?
-        if (!data_end) data_end = last_nonzero_end(*seg);
+        if (!data_end)
+            data_end =
+                whole ? last_nonzero_end(*seg)
+                      : std::max(pos, std::min(seg->size(),
+                                               pos_of(h.tail.load(std::memory_order_acquire))));
         uint64_t next = 0;
         for (uint64_t q = pos + 8; q + sizeof(RecordHeader) <= data_end; q += 8) {
             RecordView w = seg->read_at(q);
@@ -434,7 +455,9 @@ std::string Broker::metrics() {
     block("cqueue_topic_segments", "gauge", "Segment files of the topic.", segs);
     block("cqueue_topic_holes_skipped_total", "counter",
           "Dead publishers' records skipped by readers.", holes);
-    block("cqueue_topic_durable_offset", "gauge", "Records below it are synced to disk.", durable);
+    block("cqueue_topic_durable_offset", "gauge",
+          "Records below it were fdatasynced by a GROUP, ALWAYS or INTERVAL handle (0: never).",
+          durable);
     block("cqueue_topic_sync_failed", "gauge", "1 once an fdatasync of the topic failed.", failed);
     block("cqueue_subscriber_acked_offset", "gauge",
           "Next offset after the durable subscriber's last ack.", acked);

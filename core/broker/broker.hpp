@@ -41,7 +41,7 @@ class Broker {
     Broker() = default;
     Errc open_control();
     Errc claim_slot();
-    Errc recover_topic(const std::string &name);
+    Errc recover_topic(const std::string &name, bool whole);
     bool live(uint32_t slot, uint64_t gen) const;
     void interval_loop();
 

@@ -152,6 +152,11 @@ struct BrokerControl {
     // Bumped by each new owner of a slot: a writer slot of a topic whose gen
     // differs was left by an earlier, dead owner.
     std::atomic<uint32_t> slot_gen[kMaxHandles];
+    // /proc/sys/kernel/random/boot_id of the last first-opener. The same
+    // boot: the page cache never lost a write, so a segment holds nothing
+    // past its tail and the tail check stops there. Another boot: unsynced
+    // pages may be lost or torn anywhere, so it reads the whole segment.
+    char boot_id[40];
 };
 inline constexpr size_t kBrokerChecksummed = offsetof(BrokerControl, checksum);
 

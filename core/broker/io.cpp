@@ -1,11 +1,15 @@
 #include "core/broker/io.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 
 namespace cq::broker {
 namespace {
@@ -103,6 +107,21 @@ int io_fsync_dir(const std::string &dir) {
     ::close(fd);
     errno = e;
     return r;
+}
+
+void remove_stale_temps(const std::string &dir) {
+    DIR *d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (dirent *e = ::readdir(d)) {
+        const char *t = std::strstr(e->d_name, ".tmp-");
+        if (!t) continue;
+        const char *p = t + 5;
+        while (*p && (*p < '0' || *p > '9')) ++p;  // ".tmp-ctl-PID-..." and ".tmp-PID-..."
+        const long pid = std::strtol(p, nullptr, 10);
+        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+            ::unlink((dir + "/" + e->d_name).c_str());
+    }
+    ::closedir(d);
 }
 
 }  // namespace cq::broker

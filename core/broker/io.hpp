@@ -44,4 +44,9 @@ int io_unlink(const std::string &path);
 int io_mkdir(const std::string &path, mode_t mode);  // EEXIST is success
 int io_fsync_dir(const std::string &dir);
 
+// Removes the temporary files (".tmp-" in the name, as every create-then-
+// rename here writes them) of dir that a process killed mid-write left
+// behind: those whose writer pid (the number after "tmp-") is not running.
+void remove_stale_temps(const std::string &dir);
+
 }  // namespace cq::broker

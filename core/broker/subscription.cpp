@@ -51,6 +51,7 @@ Errc Subscription::create(Broker *b, const std::string &pattern, const char *id,
             const std::string d = b->ctx().dir + "/subs/" + s->id_;
             if (io_mkdir(d, 0700) != 0)
                 return fail_errno(errc_from_errno(errno), errno, "mkdir %s", d.c_str());
+            remove_stale_temps(d);  // ack files half-written by a killed process
         }
     }
     // A plain topic name is created on subscribe (the contract); a pattern

@@ -2,8 +2,11 @@
 // wildcards, durable resume and acks, seeks, rolls across segments,
 // retention and the overflow policies, stats, metrics, bad arguments.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -409,6 +412,43 @@ TEST(Broker, GroupAndAlwaysFsyncAdvanceTheDurableOffset) {
         broker_unsubscribe(s);
         EXPECT_EQ(broker_close(b), CQ_OK);
     }
+}
+
+}  // namespace
+
+namespace {
+
+// Temporary files a killed process left (an ack being written, a segment
+// being created) are removed: by a durable subscriber in its directory, by
+// the first opener in the topics'.
+TEST(Broker, TemporaryFilesOfKilledWritersAreRemoved) {
+    cqtest::TempDir d;
+    {
+        cq_broker *b = open_broker(d.path(), small_segments());
+        cq_subscription *s = nullptr;
+        ASSERT_EQ(broker_subscribe(b, "t", "id", CQ_SUB_DURABLE, &s), CQ_OK);
+        broker_unsubscribe(s);
+        broker_close(b);
+    }
+    pid_t dead = ::fork();
+    if (dead == 0) _exit(0);
+    int st;
+    ::waitpid(dead, &st, 0);
+    const std::string ack_tmp = d.path() + "/subs/id/t.ack.tmp-" + std::to_string(dead) + "-1";
+    const std::string seg_tmp = d.path() + "/topics/t/.tmp-" + std::to_string(dead) + "-00ff";
+    const std::string live_tmp =
+        d.path() + "/topics/t/.tmp-" + std::to_string(::getpid()) + "-00ff";
+    for (auto &f : {ack_tmp, seg_tmp, live_tmp}) std::ofstream(f) << "partial";
+    cq_broker *b = open_broker(d.path());
+    struct stat st2;
+    EXPECT_NE(::stat(seg_tmp.c_str(), &st2), 0);   // first opener
+    EXPECT_EQ(::stat(live_tmp.c_str(), &st2), 0);  // its writer is alive: kept
+    EXPECT_EQ(::stat(ack_tmp.c_str(), &st2), 0);   // subs are cleaned by their subscriber
+    cq_subscription *s = nullptr;
+    ASSERT_EQ(broker_subscribe(b, "t", "id", CQ_SUB_DURABLE, &s), CQ_OK);
+    EXPECT_NE(::stat(ack_tmp.c_str(), &st2), 0);
+    broker_unsubscribe(s);
+    broker_close(b);
 }
 
 }  // namespace

@@ -243,6 +243,16 @@ TEST(BrokerFaults, CrashDroppingOrTearingUnsyncedWritesLosesNoGroupAcknowledgedR
             n.reset();
             g.reset();
         }
+        // A machine crash means a new boot: the first opener then checks
+        // whole segments, not just up to their tails.
+        {
+            int fd = ::open((d.path() + "/broker.ctl").c_str(), O_WRONLY);
+            ASSERT_GE(fd, 0);
+            char zeros[sizeof(bk::BrokerControl::boot_id)] = {};
+            ASSERT_EQ(::pwrite(fd, zeros, sizeof zeros, offsetof(bk::BrokerControl, boot_id)),
+                      ssize_t(sizeof zeros));
+            ::close(fd);
+        }
         auto b = open(d.path(), opts());  // first opener: repairs the tail
         auto all = read_all(*b, "d");
         ASSERT_GE(all.size(), 20u);

@@ -155,7 +155,9 @@ typedef struct cq_subscription_stats {
     uint64_t next_offset;    /**< offset of the next record to deliver */
     uint64_t acked_offset;   /**< next offset after the last ack (0: none) */
     uint64_t end_offset;     /**< next offset to be appended to the topic */
-    uint64_t durable_offset; /**< records below it are on disk per the fsync policy */
+    uint64_t durable_offset; /**< records below it are as durable as this handle's fsync
+                                  policy promises: fdatasynced (GROUP, ALWAYS, INTERVAL),
+                                  or, with NONE, end_offset (the page cache) */
     uint64_t lag_records;    /**< end_offset - next_offset */
     uint64_t lag_bytes;      /**< bytes of the log from the cursor to the end */
 } cq_subscription_stats;
