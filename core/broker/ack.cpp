@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include "core/broker/format.hpp"
 #include "core/broker/io.hpp"
@@ -60,9 +59,7 @@ Errc store_ack(const std::string &dir, const std::string &path, uint64_t next_of
     a.next_offset = next_offset;
     a.written_ns = realtime_ns();
     a.crc = crc32c(0, &a, offsetof(AckFile, crc));
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    const std::string tmp =
-        path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
+    const std::string tmp = path + ".tmp-" + temp_suffix();
     Fd fd(io_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
     if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
     Errc e = Errc::ok;

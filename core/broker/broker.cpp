@@ -11,7 +11,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "core/broker/ack.hpp"
 #include "core/broker/io.hpp"
@@ -118,9 +117,7 @@ Errc Broker::open_control() {
         if (errno != ENOENT)
             return fail_errno(errc_from_errno(errno), errno, "open %s", path.c_str());
         // Create it whole under a temporary name, then rename into place.
-        static thread_local std::mt19937_64 rng{std::random_device{}()};
-        const std::string tmp =
-            dir_ + "/.tmp-ctl-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
+        const std::string tmp = dir_ + "/.tmp-ctl-" + temp_suffix();
         Fd fd(io_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600));
         if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
         auto c = std::make_unique<BrokerControl>();

@@ -109,6 +109,12 @@ int io_fsync_dir(const std::string &dir) {
     return r;
 }
 
+std::string temp_suffix() {
+    static std::atomic<uint64_t> counter{0};
+    return std::to_string(::getpid()) + "-" +
+           std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
 void remove_stale_temps(const std::string &dir) {
     DIR *d = ::opendir(dir.c_str());
     if (!d) return;

@@ -44,6 +44,11 @@ int io_unlink(const std::string &path);
 int io_mkdir(const std::string &path, mode_t mode);  // EEXIST is success
 int io_fsync_dir(const std::string &dir);
 
+// "PID-N": unique among the temporary names of all processes and threads
+// (a process-wide counter; no thread-local state, which would cost static TLS
+// and break dlopen of the library).
+std::string temp_suffix();
+
 // Removes the temporary files (".tmp-" in the name, as every create-then-
 // rename here writes them) of dir that a process killed mid-write left
 // behind: those whose writer pid (the number after "tmp-") is not running.

@@ -11,7 +11,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "core/broker/io.hpp"
 #include "core/util/clock.hpp"
@@ -32,10 +31,7 @@ Errc map_file(int fd, uint64_t size, Mapping *out, const std::string &path) {
 }
 
 std::string temp_name(const std::string &dir) {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "/.tmp-%d-%016" PRIx64, static_cast<int>(::getpid()), rng());
-    return dir + buf;
+    return dir + "/.tmp-" + temp_suffix();
 }
 
 }  // namespace

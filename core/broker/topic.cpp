@@ -11,7 +11,6 @@
 #include <cinttypes>
 #include <climits>
 #include <cstring>
-#include <random>
 
 #include "core/broker/ack.hpp"
 #include "core/broker/io.hpp"
@@ -79,9 +78,7 @@ Errc Topic::create_files(bool create) {
             Segment::create(dir_, 0, 0, ctx_->opts.segment_size, ctx_->opts.mode, sync, &first);
         e != Errc::ok)
         return e;
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    const std::string tmp =
-        dir_ + "/.tmp-control-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
+    const std::string tmp = dir_ + "/.tmp-control-" + temp_suffix();
     Fd fd(io_open(tmp, O_RDWR | O_CREAT | O_EXCL, ctx_->opts.mode));
     if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
     auto c = std::make_unique<TopicControl>();
