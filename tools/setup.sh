@@ -20,6 +20,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The language bindings' toolchains (swig, JDK, Maven, ...): bindings/deps.sh.
+bindings/deps.sh
 [[ ${1:-} == --deps-only ]] && exit 0
 
 echo "== building (build/)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, step 2: the whole test suite. Installs missing packages first.
 #   1. Release-ish build with -Werror: every ctest test (unit, threads,
-#      processes, SIGSTOP, SIGKILL torture, bad input, ABI, install).
+#      processes, SIGSTOP, SIGKILL torture, bad input, ABI, install), then the
+#      language bindings against that build (bindings/test.sh: C++, Rust,
+#      Python, Go, Java, the cross-language queue test, dlopen, abidiff).
 #   2. The same suite under ASan+UBSan.
 #   3. The same suite under TSan (fence-free build, see PITFALLS).
 #   4. libFuzzer over queue region validation and the broker's on-disk
@@ -26,8 +28,9 @@ run_suite() {  # dir, cmake args...
   (cd "$dir" && ctest --output-on-failure -j "$JOBS") || status=1
 }
 
-step "1/5 build -Werror + ctest"
+step "1/5 build -Werror + ctest, then the bindings"
 run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+bindings/test.sh build-test || status=1
 
 step "2/5 ASan+UBSan + ctest"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,0 +1,303 @@
+// Tests of the C++ wrapper (bindings/cpp/include/cqueue/cqueue.hpp) against the shared library.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cqueue/cqueue.hpp>
+#include <cstring>
+#include <latch>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string unique_name(const char *what) {
+    static std::atomic<int> n{0};
+    return "cqhpp-" + std::string(what) + "-" + std::to_string(::getpid()) + "-" +
+           std::to_string(n++);
+}
+
+// Unlinks the queue name at the end of a test.
+struct Named {
+    std::string name;
+    explicit Named(const char *what) : name(unique_name(what)) {}
+    ~Named() { (void)cqueue::Queue::try_unlink(name); }
+};
+
+std::string as_string(const std::vector<std::byte> &v) {
+    return std::string(reinterpret_cast<const char *>(v.data()), v.size());
+}
+
+TEST(Queue, RoundTripInOrder) {
+    Named n("rt");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(8).max_message_size(32));
+    EXPECT_EQ(q.max_message_size(), 32u);
+    q.enqueue("one");
+    q.enqueue(std::as_bytes(std::span{"two", 3}));
+    EXPECT_EQ(as_string(q.dequeue()), "one");
+    EXPECT_EQ(as_string(q.dequeue_wait(1s)), "two");
+    auto s = q.stats();
+    EXPECT_EQ(s.enqueued, 2u);
+    EXPECT_EQ(s.dequeued, 2u);
+    EXPECT_EQ(s.length, 0u);
+}
+
+TEST(Queue, ErrorsCarryTheCode) {
+    Named n("err");
+    try {
+        cqueue::Queue q(n.name);  // no create flag: must not exist
+        FAIL() << "opened a queue that does not exist";
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_ENOENT);
+        EXPECT_NE(std::string(e.what()).find(cq_strerror(CQ_ENOENT)), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find(n.name), std::string::npos)
+            << "detail names the queue";
+    }
+    auto r = cqueue::Queue::try_open(n.name);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), CQ_ENOENT);
+    EXPECT_THROW((void)r.value(), cqueue::Error);
+
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(2).max_message_size(4));
+    EXPECT_THROW(cqueue::Queue(n.name, cqueue::QueueOptions{}.create(true)), cqueue::Error);
+    try {
+        q.dequeue();
+        FAIL();
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_EEMPTY);
+    }
+    try {
+        q.enqueue("too long");
+        FAIL();
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_EMSGSIZE);
+    }
+}
+
+TEST(Queue, TryCallsReportFullAndEmptyWithoutThrowing) {
+    Named n("try");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(2).max_message_size(8));
+    EXPECT_TRUE(q.try_enqueue("a").ok());
+    EXPECT_TRUE(q.try_enqueue("b").ok());
+    auto full = q.try_enqueue("c");
+    EXPECT_FALSE(full);
+    EXPECT_EQ(full.code(), CQ_EFULL);
+
+    auto too_small = q.try_dequeue(std::span<std::byte>{});
+    EXPECT_EQ(too_small.code(), CQ_EMSGSIZE);
+
+    auto a = q.try_dequeue();
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(as_string(*a), "a");
+    std::byte buf[8];
+    auto b = q.try_dequeue(buf);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b.value(), 1u);
+    EXPECT_EQ(buf[0], std::byte{'b'});
+    EXPECT_EQ(q.try_dequeue().code(), CQ_EEMPTY);
+}
+
+TEST(Queue, WaitTimesOut) {
+    Named n("wait");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(1).max_message_size(8));
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        q.dequeue_wait(30ms);
+        FAIL();
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_ETIMEDOUT);
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 25ms);
+    q.enqueue("x");
+    try {
+        q.enqueue_wait(std::as_bytes(std::span{"y", 1}), 10ms);
+        FAIL();
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_ETIMEDOUT);
+    }
+}
+
+TEST(Queue, MoveTransfersOwnershipAndBatchWorks) {
+    Named n("move");
+    cqueue::Queue a(n.name, cqueue::QueueOptions{}.create().capacity(8).max_message_size(8));
+    cqueue::Queue b = std::move(a);
+    EXPECT_EQ(a.native_handle(), nullptr);
+    std::string m1 = "p", m2 = "qq";
+    std::vector<std::span<const std::byte>> msgs{std::as_bytes(std::span{m1}),
+                                                 std::as_bytes(std::span{m2})};
+    EXPECT_EQ(b.enqueue_batch(msgs), 2u);
+    EXPECT_EQ(as_string(b.dequeue()), "p");
+    EXPECT_EQ(as_string(b.dequeue()), "qq");
+    b.close();
+    EXPECT_EQ(b.native_handle(), nullptr);
+}
+
+TEST(Queue, ThreadsShareOneHandleEveryMessageOnce) {
+    Named n("mt");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(64).max_message_size(16));
+    constexpr int kPerProducer = 2000;
+    std::vector<std::thread> threads;
+    std::vector<std::vector<int>> got(2);
+    for (int p = 0; p < 2; ++p)
+        threads.emplace_back([&, p] {
+            for (int i = 0; i < kPerProducer; ++i) {
+                int v = p * kPerProducer + i;
+                q.enqueue_wait(std::as_bytes(std::span{&v, 1}), 5s);
+            }
+        });
+    for (int c = 0; c < 2; ++c)
+        threads.emplace_back([&, c] {
+            for (int i = 0; i < kPerProducer; ++i) {
+                int v;
+                auto len = q.dequeue_wait(std::as_writable_bytes(std::span{&v, 1}), 5s);
+                ASSERT_EQ(len, sizeof v);
+                got[c].push_back(v);
+            }
+        });
+    for (auto &t : threads) t.join();
+    std::set<int> all(got[0].begin(), got[0].end());
+    all.insert(got[1].begin(), got[1].end());
+    EXPECT_EQ(all.size(), 2u * kPerProducer);
+    EXPECT_EQ(got[0].size() + got[1].size(), 2u * kPerProducer);
+}
+
+TEST(Pool, LambdasRunAndShutdownDrains) {
+    cqueue::Pool pool(cqueue::PoolOptions{}.workers(2).queue_capacity(1024));
+    std::atomic<int> sum{0};
+    for (int i = 1; i <= 100; ++i) pool.submit([&sum, i] { sum += i; });
+    EXPECT_TRUE(pool.shutdown(5s));
+    EXPECT_EQ(sum.load(), 5050);
+    auto s = pool.stats();
+    EXPECT_EQ(s.completed, 100u);
+    EXPECT_EQ(s.failed, 0u);
+    // After shutdown the pool refuses work with CQ_ECLOSED.
+    auto r = pool.try_submit([] {});
+    EXPECT_EQ(r.code(), CQ_ECLOSED);
+    try {
+        pool.submit([] {});
+        FAIL();
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_ECLOSED);
+    }
+}
+
+TEST(Pool, ExceptionsAreCaughtAtTheTrampolineAndReported) {
+    cqueue::Pool pool(cqueue::PoolOptions{}.workers(1));
+    std::atomic<int> status{1};
+    std::string message;
+    cqueue::JobOptions o;
+    o.on_done = [&](const cqueue::JobOutcome &out) {
+        try {
+            if (out.exception) std::rethrow_exception(out.exception);
+        } catch (const std::runtime_error &e) {
+            message = e.what();
+        }
+        status = out.status;
+    };
+    pool.submit([] { throw std::runtime_error("job broke"); }, std::move(o));
+    pool.submit([] { throw 42; });  // not a std::exception, no on_done
+    EXPECT_TRUE(pool.shutdown(5s));
+    EXPECT_EQ(status.load(), CQ_EIO);
+    EXPECT_EQ(message, "job broke");
+    EXPECT_EQ(pool.stats().failed, 2u);
+}
+
+TEST(Pool, CancelledTokenSkipsTheJob) {
+    cqueue::Pool pool(cqueue::PoolOptions{}.workers(1));
+    cqueue::CancelToken token;
+    token.cancel();
+    EXPECT_TRUE(token.cancelled());
+    std::atomic<bool> ran{false};
+    std::atomic<int> status{1};
+    cqueue::JobOptions o;
+    o.cancel = &token;
+    o.on_done = [&](const cqueue::JobOutcome &out) { status = out.status; };
+    pool.submit([&] { ran = true; }, std::move(o));
+    EXPECT_TRUE(pool.shutdown(5s));
+    EXPECT_FALSE(ran.load());
+    EXPECT_EQ(status.load(), CQ_ECANCELED);
+}
+
+TEST(Pool, FullQueueAndDestructorCancelsQueuedJobs) {
+    std::atomic<int> cancelled{0};
+    std::latch started(1), release(1);
+    std::thread releaser;
+    {
+        cqueue::Pool pool(cqueue::PoolOptions{}.workers(1).queue_capacity(1));
+        auto s = pool.stats();
+        pool.submit([&] {
+            started.count_down();
+            release.wait();
+        });
+        started.wait();  // the worker is busy; the queue has room for queue_capacity jobs
+        size_t accepted = 0;
+        for (;;) {
+            cqueue::JobOptions o;
+            o.on_done = [&](const cqueue::JobOutcome &out) {
+                if (out.status == CQ_ECANCELED) ++cancelled;
+            };
+            auto r = pool.try_submit([] {}, std::move(o));
+            if (!r) {
+                EXPECT_EQ(r.code(), CQ_EFULL);
+                break;
+            }
+            ++accepted;
+            ASSERT_LE(accepted, size_t{s.queue_capacity} * 4) << "never full";
+        }
+        EXPECT_GE(accepted, 1u);
+        releaser = std::thread([&] {
+            std::this_thread::sleep_for(20ms);
+            release.count_down();
+        });
+        // ~Pool: shutdown(0) cancels what is queued once the running job returns.
+    }
+    releaser.join();
+    EXPECT_GE(cancelled.load(), 1);
+}
+
+TEST(Pool, AttachedQueueMessagesReachTheHandler) {
+    Named n("attach");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(256).max_message_size(16));
+    std::atomic<int> handled{0}, bytes{0};
+    {
+        cqueue::Pool pool(cqueue::PoolOptions{}.workers(2));
+        pool.attach_queue(q, [&](std::span<const std::byte> m) {
+            if (m.size() == 4 && std::memcmp(m.data(), "boom", 4) == 0)
+                throw std::runtime_error("bad message");
+            bytes += static_cast<int>(m.size());
+            ++handled;
+        });
+        // A second queue is refused: one per pool.
+        Named n2("attach2");
+        cqueue::Queue q2(n2.name, cqueue::QueueOptions{}.create().capacity(4));
+        try {
+            pool.attach_queue(q2, [](std::span<const std::byte>) {});
+            FAIL() << "second queue attached";
+        } catch (const cqueue::Error &e) {
+            EXPECT_EQ(e.code(), CQ_EINVAL);
+        }
+        for (int i = 0; i < 100; ++i) q.enqueue_wait("msg", 5s);
+        q.enqueue_wait("boom", 5s);
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while ((handled < 100 || pool.handler_failures() < 1) &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(1ms);
+        EXPECT_EQ(handled.load(), 100);
+        EXPECT_EQ(bytes.load(), 300);
+        EXPECT_EQ(pool.handler_failures(), 1u);
+        EXPECT_TRUE(pool.shutdown(5s));
+    }
+    EXPECT_EQ(q.stats().length, 0u);
+}
+
+TEST(Misc, VersionMatchesHeaders) {
+    EXPECT_EQ(cqueue::version(), CQ_VERSION_STRING);
+}
+
+}  // namespace

@@ -1,0 +1,3 @@
+module cqueue
+
+go 1.21

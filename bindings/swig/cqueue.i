@@ -1,0 +1,665 @@
+/*
+ * libcqueue: the one SWIG interface for Go, Java and Python (SWIG 4.1).
+ *
+ *   swig -python -threads -module cqueue_swig ...   (python/setup.py; -threads releases
+ *                                                   the GIL around every facade but
+ *                                                   the %nothread ones)
+ *   swig -java -package org.cqueue.swig ...         (java/build-native.sh)
+ *   swig -go -cgo -intgosize 64 -module raw ...     (go/internal/raw/gen.go, go generate)
+ *
+ * Only the facades below are wrapped, never the C functions themselves: each
+ * facade has its own name (cqb_*), takes plain integers and buffers, and
+ * returns CQ_OK, a length or count (>= 0), or a negative CQ_E* code, so every
+ * language turns codes into its own errors in its own thin layer (Python
+ * cqueue/__init__.py, Java org.cqueue.*, Go package cqueue). Facades with the
+ * names of the C functions would recurse (see PITFALLS, "Bindings").
+ *
+ * Buffers: Python takes any contiguous buffer (bytes, bytearray, memoryview)
+ * through pybuffer.i; Java takes byte[] (and direct ByteBuffers through
+ * cqb_queue_put_direct / cqb_queue_get_direct); Go takes []byte.
+ *
+ * Pool jobs are callables of the language. Each language has its own
+ * trampoline here (#ifdef SWIGPYTHON / SWIGJAVA / SWIGGO). A trampoline never
+ * lets an exception or panic reach the library's frames: it catches it, marks
+ * the job failed (pool_job_fail) and hands it to the job's completion
+ * callback. Threads of the pool are attached to the language's runtime once,
+ * by the pool's thread start/stop hooks, not once per job. The same holds for
+ * the message handlers of cqb_pool_attach_queue.
+ */
+%module cqueue
+
+%{
+#include <cqueue/cqueue.h>
+#include <stdlib.h>
+#include <string.h>
+%}
+
+%include <stdint.i>
+
+/* ---- buffers ----------------------------------------------------------------- */
+#if defined(SWIGPYTHON)
+%include <pybuffer.i>
+%pybuffer_binary(const char *data, size_t len);
+%pybuffer_mutable_binary(char *buf, size_t cap);
+#elif defined(SWIGJAVA)
+%apply (const char *STRING, size_t LENGTH) { (const char *data, size_t len) };
+%apply (char *STRING, size_t LENGTH) { (char *buf, size_t cap) };
+/* The JNI class loads the glue itself, so any first use (constants included) works.
+ * The glue finds libcqueue.so.1 next to itself (RUNPATH $ORIGIN). */
+%pragma(java) jniclasscode=%{
+  static {
+    String path = System.getProperty("org.cqueue.jni");
+    if (path != null) {
+      System.load(path);
+    } else {
+      System.loadLibrary("cqueue_jni");
+    }
+  }
+%}
+/* The JNIEnv of the current call, for the facades that need JNI themselves. */
+%typemap(in, numinputs=0) JNIEnv *jenv_ %{ $1 = jenv; %}
+%typemap(jni) JNIEnv *jenv_ ""
+%typemap(jtype) JNIEnv *jenv_ ""
+%typemap(jstype) JNIEnv *jenv_ ""
+#elif defined(SWIGGO)
+%typemap(gotype) (const char *data, size_t len), (char *buf, size_t cap) "[]byte"
+%typemap(in) (const char *data, size_t len), (char *buf, size_t cap)
+%{
+  $1 = ($1_ltype)$input.array;
+  $2 = ($2_ltype)$input.len;
+%}
+#endif
+
+/* Fields of the handle structs are the facades' business: read-only everywhere. */
+%immutable;
+
+/* ---- constants ----------------------------------------------------------------- */
+%constant int OK = CQ_OK;
+%constant int EEMPTY = CQ_EEMPTY;
+%constant int EFULL = CQ_EFULL;
+%constant int ETIMEDOUT = CQ_ETIMEDOUT;
+%constant int EMSGSIZE = CQ_EMSGSIZE;
+%constant int EINVAL = CQ_EINVAL;
+%constant int ENOENT = CQ_ENOENT;
+%constant int EEXIST = CQ_EEXIST;
+%constant int EPERM = CQ_EPERM;
+%constant int ECORRUPT = CQ_ECORRUPT;
+%constant int EVERSION = CQ_EVERSION;
+%constant int ENOMEM = CQ_ENOMEM;
+%constant int EIO = CQ_EIO;
+%constant int ECLOSED = CQ_ECLOSED;
+%constant int ECANCELED = CQ_ECANCELED;
+%constant int EBUSY = CQ_EBUSY;
+%constant int EFOREIGN = CQ_EFOREIGN;
+%constant int CREATE = CQ_CREATE;
+%constant int EXCL = CQ_EXCL;
+%constant int DEFAULT_CAPACITY = CQ_DEFAULT_CAPACITY;
+%constant int DEFAULT_MAX_MESSAGE_SIZE = CQ_DEFAULT_MAX_MESSAGE_SIZE;
+
+/* ---- common ----------------------------------------------------------------------- */
+#if defined(SWIGGO)
+/* Go gets text through cqb_copy_text: SWIG's Go code for a returned char * converts a
+ * uintptr to unsafe.Pointer, which `go vet` rejects. */
+%ignore cqb_strerror;
+%ignore cqb_last_error;
+%ignore cqb_version;
+#endif
+%inline %{
+/** cq_strerror(code): static text. */
+const char *cqb_strerror(int code) { return cq_strerror(code); }
+/** Detail of this thread's last failure (call right after the failing facade). */
+const char *cqb_last_error(void) { return cq_last_error(); }
+const char *cqb_version(void) { return cq_version(); }
+
+/** Copy text into buf: what 0 = cq_strerror(code), 1 = cq_last_error(), 2 = cq_version().
+ *  Returns the full length (the copy is truncated to cap). */
+int cqb_copy_text(int what, int code, char *buf, size_t cap) {
+    const char *t = what == 0 ? cq_strerror(code) : what == 1 ? cq_last_error() : cq_version();
+    size_t n = strlen(t);
+    if (cap) memcpy(buf, t, n < cap ? n : cap);
+    return (int)n;
+}
+%}
+
+/* ---- queue -------------------------------------------------------------------------- */
+%inline %{
+/** An open queue: the target language allocates one, cqb_queue_open fills it. */
+typedef struct CqbQueue {
+    cq_queue *raw;
+    uint32_t capacity;
+    uint32_t max_message_size;
+} CqbQueue;
+
+/** Counters (signed so that every language maps them to its plain integer type). */
+typedef struct CqbQueueStats {
+    int64_t capacity;
+    int64_t max_message_size;
+    int64_t length;
+    int64_t free_nodes;
+    int64_t enqueued;
+    int64_t dequeued;
+    int64_t reclaimed;
+} CqbQueueStats;
+
+/** cq_open with explicit options; 0 for capacity / size / mode means the default. */
+int cqb_queue_open(CqbQueue *self, const char *name, uint32_t flags, uint32_t capacity,
+                   uint32_t max_message_size, uint32_t mode) {
+    if (!self || self->raw) return CQ_EINVAL;
+    cq_queue_options o;
+    cq_queue_options_init(&o);
+    o.flags = flags;
+    if (capacity) o.capacity = capacity;
+    if (max_message_size) o.max_message_size = max_message_size;
+    if (mode) o.mode = mode;
+    int rc = cq_open(name, &o, &self->raw);
+    if (rc < 0) return rc;
+    cq_queue_stats s = CQ_QUEUE_STATS_INIT;
+    rc = cq_stats(self->raw, &s);
+    if (rc < 0) {
+        cq_close(self->raw);
+        self->raw = NULL;
+        return rc;
+    }
+    self->capacity = s.capacity;
+    self->max_message_size = s.max_message_size;
+    return CQ_OK;
+}
+
+/** Close (idempotent: a closed handle gives CQ_OK). */
+int cqb_queue_close(CqbQueue *self) {
+    if (!self || !self->raw) return CQ_OK;
+    cq_queue *q = self->raw;
+    self->raw = NULL;
+    return cq_close(q);
+}
+
+int cqb_queue_is_open(const CqbQueue *self) { return self && self->raw ? 1 : 0; }
+
+int cqb_queue_unlink(const char *name) { return cq_unlink(name); }
+
+/** Enqueue; timeout_ns 0 = never wait, negative = wait forever. */
+int cqb_queue_put(CqbQueue *self, const char *data, size_t len, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (timeout_ns == 0) return cq_enqueue(self->raw, data, len);
+    return cq_enqueue_wait(self->raw, data, len, timeout_ns);
+}
+
+/** Dequeue into buf: the message length (>= 0) or a negative code. */
+int cqb_queue_get(CqbQueue *self, char *buf, size_t cap, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    size_t len = 0;
+    int rc = timeout_ns == 0 ? cq_dequeue(self->raw, buf, cap, &len)
+                             : cq_dequeue_wait(self->raw, buf, cap, &len, timeout_ns);
+    return rc < 0 ? rc : (int)len;
+}
+
+int cqb_queue_stats(CqbQueue *self, CqbQueueStats *out) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!out) return CQ_EINVAL;
+    cq_queue_stats s = CQ_QUEUE_STATS_INIT;
+    int rc = cq_stats(self->raw, &s);
+    if (rc < 0) return rc;
+    out->capacity = s.capacity;
+    out->max_message_size = s.max_message_size;
+    out->length = (int64_t)s.length;
+    out->free_nodes = (int64_t)s.free_nodes;
+    out->enqueued = (int64_t)s.enqueued;
+    out->dequeued = (int64_t)s.dequeued;
+    out->reclaimed = (int64_t)s.reclaimed;
+    return CQ_OK;
+}
+
+/** Recovery now: the number of nodes reclaimed (>= 0) or a negative code. */
+int64_t cqb_queue_recover(CqbQueue *self) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    uint64_t n = 0;
+    int rc = cq_recover(self->raw, &n);
+    return rc < 0 ? rc : (int64_t)n;
+}
+%}
+
+/* ---- pool ------------------------------------------------------------------------------ */
+%inline %{
+/** A worker pool: the target language allocates one, cqb_pool_create fills it. */
+typedef struct CqbPool {
+    cq_pool *raw;
+    void *attached; /* language-specific state of pool_attach_queue (Java: a global ref) */
+} CqbPool;
+
+typedef struct CqbPoolStats {
+    int64_t workers;
+    int64_t queue_capacity;
+    int64_t submitted;
+    int64_t completed;
+    int64_t cancelled;
+    int64_t expired;
+    int64_t failed;
+    int64_t queue_depth;
+} CqbPoolStats;
+
+/** Stop accepting, drain, join (CQ_ETIMEDOUT: queued jobs were cancelled at the deadline). */
+int cqb_pool_shutdown(CqbPool *self, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_OK;
+    return pool_shutdown(self->raw, timeout_ns);
+}
+
+/** Shut down without grace (if not done) and free. Idempotent. */
+void cqb_pool_destroy(CqbPool *self) {
+    if (!self || !self->raw) return;
+    cq_pool *p = self->raw;
+    self->raw = NULL;
+    pool_destroy(p);
+}
+
+int cqb_pool_stats(CqbPool *self, CqbPoolStats *out) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!out) return CQ_EINVAL;
+    cq_pool_stats s = CQ_POOL_STATS_INIT;
+    int rc = pool_stats(self->raw, &s);
+    if (rc < 0) return rc;
+    out->workers = s.workers;
+    out->queue_capacity = s.queue_capacity;
+    out->submitted = (int64_t)s.submitted;
+    out->completed = (int64_t)s.completed;
+    out->cancelled = (int64_t)s.cancelled;
+    out->expired = (int64_t)s.expired;
+    out->failed = (int64_t)s.failed;
+    out->queue_depth = (int64_t)s.queue_depth;
+    return CQ_OK;
+}
+%}
+
+/* ---- pool jobs: Python ------------------------------------------------------------------ */
+#if defined(SWIGPYTHON)
+%{
+/*
+ * A worker keeps one Python thread state for its whole life: the start hook
+ * creates it (PyGILState_Ensure, then releases the GIL but keeps the state),
+ * every job only takes and gives back the GIL with it, and the stop hook
+ * deletes it. Creating a thread state per job cost about 100 us (PITFALLS).
+ */
+static __thread PyGILState_STATE cqb_py_hook_state;
+static __thread PyThreadState *cqb_py_saved;
+
+static void cqb_py_thread_start(void *user, uint32_t worker) {
+    (void)user;
+    (void)worker;
+    cqb_py_hook_state = PyGILState_Ensure();
+    cqb_py_saved = PyEval_SaveThread();
+}
+
+static void cqb_py_thread_stop(void *user, uint32_t worker) {
+    (void)user;
+    (void)worker;
+    PyEval_RestoreThread(cqb_py_saved);
+    PyGILState_Release(cqb_py_hook_state); /* deletes the thread state */
+}
+
+typedef struct cqb_py_job {
+    PyObject *fn;   /* called with no arguments */
+    PyObject *done; /* None or called with (status, exception or None) */
+    PyObject *exc;  /* what fn raised */
+} cqb_py_job;
+
+static void cqb_py_run(void *arg) {
+    cqb_py_job *j = (cqb_py_job *)arg;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallNoArgs(j->fn);
+    if (r) {
+        Py_DECREF(r);
+    } else {
+        /* Caught here: nothing propagates into the library's frames. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (value && tb) PyException_SetTraceback(value, tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+        j->exc = value;
+        pool_job_fail();
+    }
+    PyGILState_Release(g);
+}
+
+static void cqb_py_cleanup(void *arg, int status) {
+    cqb_py_job *j = (cqb_py_job *)arg;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (j->done != Py_None) {
+        PyObject *r = PyObject_CallFunction(j->done, "iO", status, j->exc ? j->exc : Py_None);
+        if (r) {
+            Py_DECREF(r);
+        } else {
+            PyErr_WriteUnraisable(j->done);
+        }
+    }
+    Py_XDECREF(j->exc);
+    Py_DECREF(j->fn);
+    Py_DECREF(j->done);
+    PyGILState_Release(g);
+    free(j);
+}
+%}
+
+%inline %{
+/** Create a pool whose workers can run Python callables. */
+int cqb_pool_create(CqbPool *self, uint32_t workers, uint32_t queue_capacity) {
+    if (!self || self->raw) return CQ_EINVAL;
+    cq_pool_options o;
+    cq_pool_options_init(&o);
+    o.workers = workers;
+    if (queue_capacity) o.queue_capacity = queue_capacity;
+    o.on_thread_start = cqb_py_thread_start;
+    o.on_thread_stop = cqb_py_thread_stop;
+    return pool_create(&o, &self->raw);
+}
+%}
+
+/* Takes references under the GIL: this facade must not release it. */
+%nothread cqb_pool_submit;
+%inline %{
+/** Submit fn() (timeout_ns 0: never wait); done(status, exc) runs exactly once if accepted. */
+int cqb_pool_submit(CqbPool *self, PyObject *fn, PyObject *done, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!PyCallable_Check(fn) || (done != Py_None && !PyCallable_Check(done))) return CQ_EINVAL;
+    cqb_py_job *j = (cqb_py_job *)calloc(1, sizeof *j);
+    if (!j) return CQ_ENOMEM;
+    Py_INCREF(fn);
+    Py_INCREF(done);
+    j->fn = fn;
+    j->done = done;
+    cq_job job = CQ_JOB_INIT;
+    job.fn = cqb_py_run;
+    job.cleanup = cqb_py_cleanup;
+    job.arg = j;
+    int rc;
+    if (timeout_ns == 0) {
+        rc = pool_submit_ex(self->raw, &job);
+    } else {
+        /* Waiting for room: let the workers (which need the GIL) make it. */
+        Py_BEGIN_ALLOW_THREADS rc = pool_submit_wait(self->raw, &job, timeout_ns);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc < 0) {
+        Py_DECREF(fn);
+        Py_DECREF(done);
+        free(j);
+    }
+    return rc;
+}
+%}
+
+%{
+/* A message from an attached queue: handler(bytes) on the worker, under the GIL. */
+static void cqb_py_message(void *ctx, const void *data, size_t len) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *b = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    PyObject *r = b ? PyObject_CallOneArg((PyObject *)ctx, b) : NULL;
+    Py_XDECREF(b);
+    if (r) {
+        Py_DECREF(r);
+    } else {
+        /* The Python layer's handler catches everything itself; this is the last guard. */
+        PyErr_WriteUnraisable((PyObject *)ctx);
+    }
+    PyGILState_Release(g);
+}
+%}
+
+%nothread cqb_pool_attach_queue;
+%inline %{
+/** Workers also drain q, calling handler(bytes) per message. The caller keeps handler
+ *  alive and q open until the pool is destroyed. */
+int cqb_pool_attach_queue(CqbPool *self, CqbQueue *q, PyObject *handler) {
+    if (!self || !self->raw || !q || !q->raw) return CQ_ECLOSED;
+    if (!PyCallable_Check(handler)) return CQ_EINVAL;
+    return pool_attach_queue(self->raw, q->raw, cqb_py_message, handler);
+}
+%}
+#endif
+
+/* ---- pool jobs: Java -------------------------------------------------------------------- */
+#if defined(SWIGJAVA)
+%{
+#include <jni.h>
+
+/*
+ * Workers are attached to the JVM once, as daemons, by the pool's start hook
+ * and detached by its stop hook (the effect SWIG_JAVA_ATTACH_CURRENT_THREAD_AS_DAEMON
+ * gives directors): attaching per job cost 33-71 us (PITFALLS).
+ * A job is an org.cqueue.PoolJob: run() on a worker, done(status, throwable)
+ * exactly once afterwards (or instead, when cancelled).
+ */
+static JavaVM *cqb_jvm;
+static jmethodID cqb_job_run;
+static jmethodID cqb_job_done;
+
+static JNIEnv *cqb_java_env(void) {
+    JNIEnv *env = NULL;
+    if ((*cqb_jvm)->GetEnv(cqb_jvm, (void **)&env, JNI_VERSION_1_8) == JNI_OK) return env;
+    /* A thread the hooks did not attach (e.g. the one calling pool_shutdown is a Java
+     * thread already, so this is a fallback only). */
+    if ((*cqb_jvm)->AttachCurrentThreadAsDaemon(cqb_jvm, (void **)&env, NULL) != JNI_OK)
+        return NULL;
+    return env;
+}
+
+static void cqb_java_thread_start(void *user, uint32_t worker) {
+    (void)user;
+    (void)worker;
+    JNIEnv *env = NULL;
+    (*cqb_jvm)->AttachCurrentThreadAsDaemon(cqb_jvm, (void **)&env, NULL);
+}
+
+static void cqb_java_thread_stop(void *user, uint32_t worker) {
+    (void)user;
+    (void)worker;
+    (*cqb_jvm)->DetachCurrentThread(cqb_jvm);
+}
+
+typedef struct cqb_java_job {
+    jobject job; /* global ref to the PoolJob */
+    jthrowable exc;
+} cqb_java_job;
+
+static void cqb_java_run(void *arg) {
+    cqb_java_job *j = (cqb_java_job *)arg;
+    JNIEnv *env = cqb_java_env();
+    if (!env) {
+        pool_job_fail();
+        return;
+    }
+    (*env)->CallVoidMethod(env, j->job, cqb_job_run);
+    jthrowable t = (*env)->ExceptionOccurred(env);
+    if (t) {
+        /* Caught here: a pending Java exception never meets the library's frames. */
+        (*env)->ExceptionClear(env);
+        j->exc = (jthrowable)(*env)->NewGlobalRef(env, t);
+        (*env)->DeleteLocalRef(env, t);
+        pool_job_fail();
+    }
+}
+
+static jmethodID cqb_on_message;
+
+/* A message from an attached queue: handler.onMessage(byte[]) on the worker. */
+static void cqb_java_message(void *ctx, const void *data, size_t len) {
+    JNIEnv *env = cqb_java_env();
+    if (!env) return;
+    jbyteArray a = (*env)->NewByteArray(env, (jsize)len);
+    if (a) {
+        (*env)->SetByteArrayRegion(env, a, 0, (jsize)len, (const jbyte *)data);
+        (*env)->CallVoidMethod(env, (jobject)ctx, cqb_on_message, a);
+        (*env)->DeleteLocalRef(env, a);
+    }
+    /* The Java layer's handler catches everything itself; this is the last guard. */
+    if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+}
+
+static void cqb_java_cleanup(void *arg, int status) {
+    cqb_java_job *j = (cqb_java_job *)arg;
+    JNIEnv *env = cqb_java_env();
+    if (env) {
+        (*env)->CallVoidMethod(env, j->job, cqb_job_done, (jint)status, j->exc);
+        if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+        if (j->exc) (*env)->DeleteGlobalRef(env, j->exc);
+        (*env)->DeleteGlobalRef(env, j->job);
+    }
+    free(j);
+}
+%}
+
+%inline %{
+/** Create a pool whose workers are attached to this JVM for their whole life. */
+int cqb_pool_create(CqbPool *self, JNIEnv *jenv_, uint32_t workers, uint32_t queue_capacity) {
+    if (!self || self->raw) return CQ_EINVAL;
+    if (!cqb_jvm) {
+        jclass c = (*jenv_)->FindClass(jenv_, "org/cqueue/PoolJob");
+        if (!c) {
+            (*jenv_)->ExceptionClear(jenv_);
+            return CQ_EINVAL;
+        }
+        cqb_job_run = (*jenv_)->GetMethodID(jenv_, c, "run", "()V");
+        cqb_job_done = (*jenv_)->GetMethodID(jenv_, c, "done", "(ILjava/lang/Throwable;)V");
+        (*jenv_)->DeleteLocalRef(jenv_, c);
+        if (!cqb_job_run || !cqb_job_done) {
+            (*jenv_)->ExceptionClear(jenv_);
+            return CQ_EINVAL;
+        }
+        if ((*jenv_)->GetJavaVM(jenv_, &cqb_jvm) != 0) return CQ_EIO;
+    }
+    cq_pool_options o;
+    cq_pool_options_init(&o);
+    o.workers = workers;
+    if (queue_capacity) o.queue_capacity = queue_capacity;
+    o.on_thread_start = cqb_java_thread_start;
+    o.on_thread_stop = cqb_java_thread_stop;
+    return pool_create(&o, &self->raw);
+}
+
+/** Submit an org.cqueue.PoolJob (timeout_ns 0: never wait). */
+int cqb_pool_submit(CqbPool *self, JNIEnv *jenv_, jobject job, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!job || !cqb_jvm) return CQ_EINVAL;
+    cqb_java_job *j = (cqb_java_job *)calloc(1, sizeof *j);
+    if (!j) return CQ_ENOMEM;
+    j->job = (*jenv_)->NewGlobalRef(jenv_, job);
+    cq_job cj = CQ_JOB_INIT;
+    cj.fn = cqb_java_run;
+    cj.cleanup = cqb_java_cleanup;
+    cj.arg = j;
+    int rc = timeout_ns == 0 ? pool_submit_ex(self->raw, &cj)
+                             : pool_submit_wait(self->raw, &cj, timeout_ns);
+    if (rc < 0) {
+        (*jenv_)->DeleteGlobalRef(jenv_, j->job);
+        free(j);
+    }
+    return rc;
+}
+
+/** Workers also drain q, calling handler.onMessage(byte[]) (an org.cqueue.MessageHandler)
+ *  per message. q must stay open until the pool is destroyed; then cqb_pool_release_java. */
+int cqb_pool_attach_queue(CqbPool *self, JNIEnv *jenv_, CqbQueue *q, jobject handler) {
+    if (!self || !self->raw || !q || !q->raw) return CQ_ECLOSED;
+    if (!handler || self->attached) return CQ_EINVAL;
+    if (!cqb_on_message) {
+        jclass c = (*jenv_)->FindClass(jenv_, "org/cqueue/MessageHandler");
+        if (!c) {
+            (*jenv_)->ExceptionClear(jenv_);
+            return CQ_EINVAL;
+        }
+        cqb_on_message = (*jenv_)->GetMethodID(jenv_, c, "onMessage", "([B)V");
+        (*jenv_)->DeleteLocalRef(jenv_, c);
+        if (!cqb_on_message) {
+            (*jenv_)->ExceptionClear(jenv_);
+            return CQ_EINVAL;
+        }
+    }
+    jobject ref = (*jenv_)->NewGlobalRef(jenv_, handler);
+    int rc = pool_attach_queue(self->raw, q->raw, cqb_java_message, ref);
+    if (rc < 0) {
+        (*jenv_)->DeleteGlobalRef(jenv_, ref);
+        return rc;
+    }
+    self->attached = ref;
+    return CQ_OK;
+}
+
+/** After cqb_pool_destroy: drop the handler's global ref. */
+void cqb_pool_release_java(CqbPool *self, JNIEnv *jenv_) {
+    if (self && self->attached && !self->raw) {
+        (*jenv_)->DeleteGlobalRef(jenv_, (jobject)self->attached);
+        self->attached = NULL;
+    }
+}
+
+/** Enqueue from a direct ByteBuffer: bytes [offset, offset+len) of its memory. */
+int cqb_queue_put_direct(CqbQueue *self, JNIEnv *jenv_, jobject buffer, int64_t offset,
+                         int64_t len, int64_t timeout_ns) {
+    char *base = buffer ? (char *)(*jenv_)->GetDirectBufferAddress(jenv_, buffer) : NULL;
+    jlong cap = buffer ? (*jenv_)->GetDirectBufferCapacity(jenv_, buffer) : -1;
+    if (!base || offset < 0 || len < 0 || offset + len > cap) return CQ_EINVAL;
+    return cqb_queue_put(self, base + offset, (size_t)len, timeout_ns);
+}
+
+/** Dequeue into a direct ByteBuffer at [offset, offset+cap): the length or a code. */
+int cqb_queue_get_direct(CqbQueue *self, JNIEnv *jenv_, jobject buffer, int64_t offset,
+                         int64_t cap, int64_t timeout_ns) {
+    char *base = buffer ? (char *)(*jenv_)->GetDirectBufferAddress(jenv_, buffer) : NULL;
+    jlong bcap = buffer ? (*jenv_)->GetDirectBufferCapacity(jenv_, buffer) : -1;
+    if (!base || offset < 0 || cap < 0 || offset + cap > bcap) return CQ_EINVAL;
+    return cqb_queue_get(self, base + offset, (size_t)cap, timeout_ns);
+}
+%}
+#endif
+
+/* ---- pool jobs: Go ------------------------------------------------------------------------ */
+#if defined(SWIGGO)
+%{
+/*
+ * A job is a cgo.Handle (uintptr) to a Go func held by package cqueue; the
+ * exported Go functions below recover any panic before returning here. Go
+ * binds its runtime to a C-created thread at the first callback and keeps it
+ * until the thread exits, so no start hook is needed.
+ */
+extern void cqbGoRunJob(uintptr_t handle);
+extern void cqbGoJobDone(uintptr_t handle, int status);
+extern void cqbGoMessage(uintptr_t handle, void *data, size_t len);
+
+static void cqb_go_run(void *arg) { cqbGoRunJob((uintptr_t)arg); }
+static void cqb_go_cleanup(void *arg, int status) { cqbGoJobDone((uintptr_t)arg, status); }
+static void cqb_go_message(void *ctx, const void *data, size_t len) {
+    cqbGoMessage((uintptr_t)ctx, (void *)data, len);
+}
+%}
+
+%inline %{
+int cqb_pool_create(CqbPool *self, uint32_t workers, uint32_t queue_capacity) {
+    if (!self || self->raw) return CQ_EINVAL;
+    cq_pool_options o;
+    cq_pool_options_init(&o);
+    o.workers = workers;
+    if (queue_capacity) o.queue_capacity = queue_capacity;
+    return pool_create(&o, &self->raw);
+}
+
+/** Submit the Go job behind handle (timeout_ns 0: never wait). */
+int cqb_pool_submit(CqbPool *self, uintptr_t handle, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    cq_job j = CQ_JOB_INIT;
+    j.fn = cqb_go_run;
+    j.cleanup = cqb_go_cleanup;
+    j.arg = (void *)handle;
+    return timeout_ns == 0 ? pool_submit_ex(self->raw, &j)
+                           : pool_submit_wait(self->raw, &j, timeout_ns);
+}
+
+/** Workers also drain q, calling the Go handler behind handle per message. */
+int cqb_pool_attach_queue(CqbPool *self, CqbQueue *q, uintptr_t handle) {
+    if (!self || !self->raw || !q || !q->raw) return CQ_ECLOSED;
+    return pool_attach_queue(self->raw, q->raw, cqb_go_message, (void *)handle);
+}
+
+/** Mark the job running on this worker as failed (a Go job that panicked). */
+int cqb_pool_job_fail(void) { return pool_job_fail(); }
+%}
+#endif
