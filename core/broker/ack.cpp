@@ -59,22 +59,7 @@ Errc store_ack(const std::string &dir, const std::string &path, uint64_t next_of
     a.next_offset = next_offset;
     a.written_ns = realtime_ns();
     a.crc = crc32c(0, &a, offsetof(AckFile, crc));
-    const std::string tmp = path + ".tmp-" + temp_suffix();
-    Fd fd(io_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
-    if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
-    Errc e = Errc::ok;
-    if (io_write_all(fd.get(), &a, sizeof a) != 0)
-        e = fail_errno(Errc::io, errno, "write %s", tmp.c_str());
-    else if (sync && io_fdatasync(fd.get(), tmp) != 0)
-        e = fail_errno(Errc::io, errno, "fdatasync %s", tmp.c_str());
-    else if (io_rename(tmp, path) != 0)
-        e = fail_errno(Errc::io, errno, "rename %s", tmp.c_str());
-    if (e != Errc::ok) {
-        io_unlink(tmp);
-        return e;
-    }
-    if (sync && io_fsync_dir(dir) != 0) return fail_errno(Errc::io, errno, "fsync %s", dir.c_str());
-    return Errc::ok;
+    return write_file_whole(dir, path, &a, sizeof a, mode, sync, true);
 }
 
 }  // namespace cq::broker

@@ -116,10 +116,6 @@ Errc Broker::open_control() {
         if (ctl_fd_.valid()) break;
         if (errno != ENOENT)
             return fail_errno(errc_from_errno(errno), errno, "open %s", path.c_str());
-        // Create it whole under a temporary name, then rename into place.
-        const std::string tmp = dir_ + "/.tmp-ctl-" + temp_suffix();
-        Fd fd(io_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600));
-        if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
         auto c = std::make_unique<BrokerControl>();
         std::memset(static_cast<void *>(c.get()), 0, sizeof(BrokerControl));
         c->magic = kBrokerMagic;
@@ -127,15 +123,10 @@ Errc Broker::open_control() {
         c->size = sizeof(BrokerControl);
         c->max_slots = kMaxHandles;
         c->checksum = ctl_checksum(*c);
-        const bool ok = io_write_all(fd.get(), c.get(), sizeof(BrokerControl)) == 0;
-        const int err = errno;
-        if (ok && io_rename_noreplace(tmp, path) != 0 && errno != EEXIST) {
-            const int rerr = errno;
-            io_unlink(tmp);
-            return fail_errno(Errc::io, rerr, "rename %s", tmp.c_str());
-        }
-        io_unlink(tmp);
-        if (!ok) return fail_errno(Errc::io, err, "write %s", tmp.c_str());
+        if (Errc e =
+                write_file_whole(dir_, path, c.get(), sizeof(BrokerControl), 0600, false, false);
+            e != Errc::ok)
+            return e;
     }
     if (!ctl_fd_.valid()) return fail(Errc::io, "open %s: it keeps disappearing", path.c_str());
     struct stat st;

@@ -115,6 +115,26 @@ std::string temp_suffix() {
            std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
 }
 
+Errc write_file_whole(const std::string &dir, const std::string &path, const void *data, size_t n,
+                      mode_t mode, bool sync, bool replace) {
+    const std::string tmp = path + ".tmp-" + temp_suffix();
+    const int fd = io_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
+    Errc e = Errc::ok;
+    if (io_write_all(fd, data, n) != 0)
+        e = fail_errno(Errc::io, errno, "write %s", tmp.c_str());
+    else if (sync && io_fdatasync(fd, tmp) != 0)
+        e = fail_errno(Errc::io, errno, "fdatasync %s", tmp.c_str());
+    ::close(fd);
+    if (e == Errc::ok && (replace ? io_rename(tmp, path) : io_rename_noreplace(tmp, path)) != 0 &&
+        (replace || errno != EEXIST))
+        e = fail_errno(Errc::io, errno, "rename %s to %s", tmp.c_str(), path.c_str());
+    io_unlink(tmp);  // after a rename: ENOENT, harmless
+    if (e != Errc::ok) return e;
+    if (sync && io_fsync_dir(dir) != 0) return fail_errno(Errc::io, errno, "fsync %s", dir.c_str());
+    return Errc::ok;
+}
+
 void remove_stale_temps(const std::string &dir) {
     DIR *d = ::opendir(dir.c_str());
     if (!d) return;

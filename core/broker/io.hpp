@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/util/errors.hpp"
+
 namespace cq::broker {
 
 enum class IoOp { open, fdatasync, ftruncate, rename, write, unlink, mkdir, fsync_dir };
@@ -48,6 +50,14 @@ int io_fsync_dir(const std::string &dir);
 // (a process-wide counter; no thread-local state, which would cost static TLS
 // and break dlopen of the library).
 std::string temp_suffix();
+
+// Writes n bytes to a temporary file in dir and renames it to path, so the
+// file appears whole or not at all: over an existing one (replace), or only
+// if there is none (!replace: one that is there counts as done, another
+// process created it first). sync: fdatasync the file before the rename and
+// fsync dir after it. Errc with the path in the error text.
+Errc write_file_whole(const std::string &dir, const std::string &path, const void *data, size_t n,
+                      mode_t mode, bool sync, bool replace);
 
 // Removes the temporary files (".tmp-" in the name, as every create-then-
 // rename here writes them) of dir that a process killed mid-write left

@@ -78,9 +78,6 @@ Errc Topic::create_files(bool create) {
             Segment::create(dir_, 0, 0, ctx_->opts.segment_size, ctx_->opts.mode, sync, &first);
         e != Errc::ok)
         return e;
-    const std::string tmp = dir_ + "/.tmp-control-" + temp_suffix();
-    Fd fd(io_open(tmp, O_RDWR | O_CREAT | O_EXCL, ctx_->opts.mode));
-    if (!fd.valid()) return fail_errno(errc_from_errno(errno), errno, "create %s", tmp.c_str());
     auto c = std::make_unique<TopicControl>();
     std::memset(static_cast<void *>(c.get()), 0, sizeof(TopicControl));
     c->magic = kTopicMagic;
@@ -91,16 +88,10 @@ Errc Topic::create_files(bool create) {
     c->durable_base.store(0, std::memory_order_relaxed);
     c->durable_pos.store(kSegmentHeaderSize, std::memory_order_relaxed);
     for (auto &s : c->slots) s.key.store(kIdle, std::memory_order_relaxed);
-    Errc e = Errc::ok;
-    if (io_write_all(fd.get(), c.get(), sizeof(TopicControl)) != 0 ||
-        (sync && io_fdatasync(fd.get(), tmp) != 0))
-        e = fail_errno(Errc::io, errno, "write %s", tmp.c_str());
-    else if (io_rename_noreplace(tmp, ctl_path) != 0 && errno != EEXIST)
-        e = fail_errno(Errc::io, errno, "rename %s", tmp.c_str());
-    io_unlink(tmp);  // after a successful rename: ENOENT, harmless
-    if (e != Errc::ok) return e;
-    if (sync && io_fsync_dir(dir_) != 0)
-        return fail_errno(Errc::io, errno, "fsync %s", dir_.c_str());
+    if (Errc e = write_file_whole(dir_, ctl_path, c.get(), sizeof(TopicControl), ctx_->opts.mode,
+                                  sync, false);
+        e != Errc::ok)
+        return e;
     // A new topic: pattern subscriptions look for it.
     ctx_->bctl->topic_gen.fetch_add(1, std::memory_order_seq_cst);
     wake_pollers(ctx_->bctl);
@@ -294,28 +285,37 @@ Errc Topic::roll_wait(const Segment &seg, uint64_t deadline) {
     }
 }
 
+template <typename F>
+bool Topic::scan_writers(const Segment &seg, F f) const {
+    for (uint32_t i = 0; i < kMaxHandles; ++i) {
+        const WriterSlot &s = ctl_->slots[i];
+        const uint64_t k = s.key.load(std::memory_order_seq_cst);
+        if (k == kIdle) continue;
+        const bool alive = slot_live(i);
+        if (k == kReserving) {
+            if (alive) return false;  // may be anywhere past the tail we read
+            continue;                 // died before saying where: not in the slots
+        }
+        if ((k >> kIndexShift) != seg.index()) continue;
+        if (!f(k & kPosMask, s.size.load(std::memory_order_relaxed), alive)) return false;
+    }
+    return true;
+}
+
 bool Topic::seal_for_dead_closer(const Segment &seg) {
     SegmentHeader &h = seg.header();
     // The tail before the slots: any reservation not announced in a slot we
     // read below lies past this tail (docs: holes).
     const uint64_t t = h.tail.load(std::memory_order_seq_cst);
     uint64_t value = 0;
-    for (uint32_t i = 0; i < kMaxHandles; ++i) {
-        WriterSlot &s = ctl_->slots[i];
-        const uint64_t k = s.key.load(std::memory_order_seq_cst);
-        if (k == kIdle) continue;
-        const bool alive = slot_live(i);
-        if (k == kReserving) {
-            if (alive) return false;
-            continue;
-        }
-        if ((k >> kIndexShift) != seg.index()) continue;
-        const uint64_t kp = k & kPosMask, sz = s.size.load(std::memory_order_relaxed);
+    const bool no_live_closer = scan_writers(seg, [&](uint64_t kp, uint64_t sz, bool alive) {
         if (kp <= seg.size() && kp + pos_of(sz) > seg.size()) {  // the closer
-            if (alive) return false;
+            if (alive) return false;                             // it will seal
             value = pack(count_of(sz), kp) + 1;
         }
-    }
+        return true;
+    });
+    if (!no_live_closer) return false;
     // The closer died before telling its position: everything reserved up to
     // the tail belongs to this segment (readers skip the holes), and the
     // offsets of the failed reservations are never used.
@@ -352,24 +352,16 @@ Errc Topic::roll(const Segment &seg) {
 bool Topic::skip_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
     // `limit` was read (tail or seal) before the slots below.
     uint64_t end = limit, known = 0;
-    for (uint32_t i = 0; i < kMaxHandles; ++i) {
-        WriterSlot &s = ctl_->slots[i];
-        const uint64_t k = s.key.load(std::memory_order_seq_cst);
-        if (k == kIdle) continue;
-        const bool alive = slot_live(i);
-        if (k == kReserving) {
-            if (alive) return false;
-            continue;
-        }
-        if ((k >> kIndexShift) != seg.index()) continue;
-        const uint64_t kp = k & kPosMask;
+    const bool no_live_writer_here = scan_writers(seg, [&](uint64_t kp, uint64_t sz, bool alive) {
         if (alive) {
             if (kp == pos) return false;  // being written
             if (kp > pos) end = std::min(end, kp);
         } else if (kp == pos) {
-            known = pos_of(s.size.load(std::memory_order_relaxed));
+            known = pos_of(sz);
         }
-    }
+        return true;
+    });
+    if (!no_live_writer_here) return false;
     if (known) {
         end = std::min(end, pos + known);
     } else {

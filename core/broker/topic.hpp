@@ -110,6 +110,11 @@ class Topic {
     void attach_slot();
     Errc roll_wait(const Segment &seg, uint64_t deadline);
     bool seal_for_dead_closer(const Segment &seg);
+    // Calls f(pos, size word, alive) for every writer slot with a reservation
+    // in seg. False if a live writer has not said where it reserved yet (it
+    // may be anywhere past the tail read before), or if f returned false.
+    template <typename F>
+    bool scan_writers(const Segment &seg, F f) const;
     bool slot_live(uint32_t i) const;
     uint32_t owner_word() const;
     bool owner_live(uint32_t owner) const;
