@@ -74,10 +74,15 @@ Errc Subscription::refresh_topics(bool initial) {
         bool have = false;
         for (auto &c : cursors_) have = have || c->topic->name() == n;
         if (have) continue;
-        if (Errc e = add_cursor(n, initial); e != Errc::ok) {
-            if (e == Errc::corrupt && !initial) continue;  // reported when it was refused
+        // A refused topic (CORRUPT) does not stop a pattern from reading the
+        // others; subscribing to it by name reports it. Any other failure
+        // (an ack file that does not validate, I/O) is the caller's to see.
+        std::shared_ptr<Topic> t;
+        if (Errc e = b_->topic(n, false, &t); e != Errc::ok) {
+            if (e == Errc::corrupt && n != pattern_) continue;
             return e;
         }
+        if (Errc e = add_cursor(n, initial); e != Errc::ok) return e;
     }
     return Errc::ok;
 }

@@ -177,7 +177,9 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
         return fail(Errc::io,
                     "topic %s: an earlier fdatasync failed; the broker acknowledges no more writes",
                     name_.c_str());
-    std::lock_guard lock(publish_mu_);
+    // Held while reserving and writing, released before waiting for the sync:
+    // threads of one handle then share a group commit like processes do.
+    std::unique_lock lock(publish_mu_);
     if (!slot_attached_.load(std::memory_order_acquire)) attach_slot();
     WriterSlot &slot = ctl_->slots[ctx_->slot];
     uint64_t deadline = 0;  // for waits on a roll; read the clock only if one happens
@@ -257,6 +259,7 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
             if (Errc e = roll_wait(*seg, wait_deadline()); e != Errc::ok) return e;
         }
     }
+    lock.unlock();
     const FsyncPolicy p = ctx_->opts.fsync;
     if (p == FsyncPolicy::group || p == FsyncPolicy::always)
         return sync_to(last_end, p == FsyncPolicy::always);

@@ -184,3 +184,29 @@ TEST(BrokerCorrupt, EveryAckFileByteFlippedIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// A refused topic stops neither the broker nor a pattern that matches it and
+// others; naming it reports it.
+TEST(BrokerCorrupt, ARefusedTopicLeavesTheOthersReadable) {
+    cqtest::TempDir d;
+    three_records(d);
+    {
+        cq_broker *b = open_broker(d.path());
+        publish(b, "fine", "still here");
+        broker_close(b);
+    }
+    flip(seg0(d, "c"), kFirstRecord + 56 + 4);  // the second record's CRC
+    cq_broker *b = open_broker(d.path());
+    cq_subscription *s = nullptr;
+    EXPECT_EQ(broker_subscribe(b, "c", nullptr, CQ_SUB_EARLIEST, &s), CQ_ECORRUPT);
+    ASSERT_EQ(broker_subscribe(b, "*", nullptr, CQ_SUB_EARLIEST, &s), CQ_OK) << cq_last_error();
+    auto got = drain(s);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].topic, "fine");
+    broker_unsubscribe(s);
+    broker_close(b);
+}
+
+}  // namespace
