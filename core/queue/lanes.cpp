@@ -84,7 +84,7 @@ Lane *LaneSet::claim_slow(bool *took_dead) {
     std::erase_if(entries, [](const ThreadLanes::Entry &e) { return e.set.expired(); });
     for (auto &e : entries) {
         if (e.set.lock().get() == this) {
-            t_cache = Cache{this, nonce_, &lanes_[e.index]};
+            t_cache.put(this, nonce_, &lanes_[e.index]);
             return &lanes_[e.index];
         }
     }
@@ -113,7 +113,7 @@ Lane *LaneSet::claim_slow(bool *took_dead) {
         }
         mine_[i] = true;
         if (auto self = self_.lock()) t_thread_lanes.entries.push_back({self, i});
-        t_cache = Cache{this, nonce_, &l};
+        t_cache.put(this, nonce_, &l);
         return &l;
     }
     fail(Errc::busy, "all %u lanes of the queue are held by live threads", n);
@@ -126,7 +126,7 @@ void LaneSet::release(uint32_t i) {
     lanes_[i].owner.store(0, std::memory_order_release);
     ofd_unlock(fd_, kLaneLockBase + i);
     mine_[i] = false;
-    if (t_cache.set == this) t_cache = Cache{};
+    t_cache.forget(this);
 }
 
 }  // namespace cq

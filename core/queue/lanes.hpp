@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "core/queue/layout.hpp"
@@ -21,14 +22,30 @@ namespace cq {
 
 class LaneSet;
 
-// The lane this thread used last, and for which handle: the fast path's one
-// comparison. constinit: no TLS wrapper call; initial-exec: no
-// __tls_get_addr in the shared library (24 bytes fit glibc's static TLS
-// surplus even when the library is dlopen()ed).
+// The lanes this thread used last, and for which handles, most recent first:
+// the fast path's one comparison, and three more for a thread that works
+// with a few handles in turn (claim_slow, a mutex and a vector scan, cost
+// ~47 ns per switch when this held one). constinit: no TLS wrapper call;
+// initial-exec: no __tls_get_addr in the shared library (104 bytes; the whole
+// library's TLS must stay small for dlopen(), see tests/abi/check_tls.sh).
 struct LaneCache {
-    const LaneSet *set = nullptr;
-    uint64_t nonce = 0;
-    layout::Lane *lane = nullptr;
+    struct Entry {
+        const LaneSet *set = nullptr;
+        uint64_t nonce = 0;
+        layout::Lane *lane = nullptr;
+    };
+    static constexpr int kEntries = 4;
+    Entry e[kEntries];
+
+    // Makes (set, nonce, lane) the most recent entry, dropping the oldest.
+    void put(const LaneSet *set, uint64_t nonce, layout::Lane *lane) {
+        for (int i = kEntries - 1; i > 0; --i) e[i] = e[i - 1];
+        e[0] = Entry{set, nonce, lane};
+    }
+    void forget(const LaneSet *set) {
+        for (auto &x : e)
+            if (x.set == set) x = Entry{};
+    }
 };
 __attribute__((tls_model("initial-exec"))) inline constinit thread_local LaneCache t_cache{};
 
@@ -43,7 +60,13 @@ class LaneSet {
     // returns nullptr with the error recorded. *took_dead is set when the
     // claimed lane had belonged to a dead process (the caller should recover).
     layout::Lane *for_this_thread(bool *took_dead) {
-        if (t_cache.set == this && t_cache.nonce == nonce_) return t_cache.lane;
+        if (t_cache.e[0].set == this && t_cache.e[0].nonce == nonce_) return t_cache.e[0].lane;
+        for (int i = 1; i < LaneCache::kEntries; ++i)
+            if (t_cache.e[i].set == this && t_cache.e[i].nonce == nonce_) {
+                layout::Lane *lane = t_cache.e[i].lane;
+                std::swap(t_cache.e[0], t_cache.e[i]);  // most recent first
+                return lane;
+            }
         return claim_slow(took_dead);
     }
 
