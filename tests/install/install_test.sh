@@ -97,13 +97,16 @@ check_tree() {
     [[ -f $cmakedir/cqueueConfig.cmake && -f $cmakedir/cqueueConfigVersion.cmake ]] ||
         die "missing cqueueConfig.cmake or cqueueConfigVersion.cmake in $cmakedir"
     [[ -x $prefix/bin/cqueue ]] || die "missing $prefix/bin/cqueue"
-    local installed expected
+    local installed expected src
+    # The C headers and the header-only C++ wrapper (bindings/cpp).
     installed=$(cd "$prefix/include/cqueue" && ls)
-    expected=$(cd "$root/capi/include/cqueue" && ls -- *.h)
+    expected=$( (cd "$root/capi/include/cqueue" && ls -- *.h; echo cqueue.hpp) | sort)
     [[ $installed == "$expected" ]] ||
-        die "installed headers '${installed//$'\n'/ }' differ from capi/include/cqueue '${expected//$'\n'/ }'"
+        die "installed headers '${installed//$'\n'/ }' differ from '${expected//$'\n'/ }'"
     for h in $expected; do
-        cmp -s "$root/capi/include/cqueue/$h" "$prefix/include/cqueue/$h" || die "installed $h differs"
+        src=$root/capi/include/cqueue/$h
+        [[ $h == cqueue.hpp ]] && src=$root/bindings/cpp/include/cqueue/cqueue.hpp
+        cmp -s "$src" "$prefix/include/cqueue/$h" || die "installed $h differs"
     done
 }
 

@@ -124,7 +124,15 @@ class Workers {
         }
         args.insert(args.end(), {"--progress", progress_path_, std::to_string(index(i))});
         args.insert(args.end(), extra_.begin(), extra_.end());
+        // SIGTERM blocked across fork and exec: stop_all() may signal a worker
+        // that has not installed its handler yet (seen under ASan, whose
+        // start-up is slow); the worker unblocks it once the handler is in.
+        sigset_t term, old;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &term, &old);
         w.pid = spawn(CQ_TEST_WORKER, args);
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
 
     std::string queue_;

@@ -81,6 +81,12 @@ int main(int argc, char **argv) {
     struct sigaction sa {};
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, nullptr);
+    // The parent spawns us with SIGTERM blocked (procs.hpp): one that came
+    // before the handler was in is delivered to it now.
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, nullptr);
 
     cq_queue_options o;
     cq_queue_options_init(&o);
