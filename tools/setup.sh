@@ -21,7 +21,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The language bindings' toolchains (swig, JDK, Maven, ...): bindings/deps.sh.
-bindings/deps.sh
+# Not needed to build the library and run the demo, so a missing Go or Rust
+# (not installable at the needed versions from Debian 12) is only reported;
+# tools/test.sh's bindings step then fails and says what is missing.
+bindings/deps.sh || echo "== note: the bindings' toolchains are incomplete (see above); tools/test.sh needs them"
 [[ ${1:-} == --deps-only ]] && exit 0
 
 echo "== building (build/)"
