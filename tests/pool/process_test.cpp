@@ -12,18 +12,14 @@
 #include <vector>
 
 #include "tests/pool/pool_util.hpp"
+#include "tests/util/queue_util.hpp"
 
 namespace {
 
 TEST(PoolProcess, TwoProcessesShareOneQueue) {
     const std::string name = cqtest::unique_name("pool2p");
-    cq_queue_options o;
-    cq_queue_options_init(&o);
-    o.flags = CQ_CREATE | CQ_EXCL;
-    o.capacity = 1024;
-    o.max_message_size = 8;
-    cq_queue *q = nullptr;
-    ASSERT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
+    cq_queue *q = cqtest::create_queue(name, 1024, 8);
+    ASSERT_NE(q, nullptr);
     cqtest::TempDir dir;
     const std::string stop = dir.file("stop");
     pid_t kids[2];

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/util/queue_util.hpp"
 #include "tests/util/test_util.hpp"
 
 namespace {
@@ -24,13 +25,7 @@ class Queue : public ::testing::Test {
     }
     cq_queue *create(uint32_t capacity = 8, uint32_t max_size = 64, uint32_t extra_flags = 0) {
         std::string name = cqtest::unique_name("basic");
-        cq_queue_options o;
-        cq_queue_options_init(&o);
-        o.flags = CQ_CREATE | CQ_EXCL | extra_flags;
-        o.capacity = capacity;
-        o.max_message_size = max_size;
-        cq_queue *q = nullptr;
-        EXPECT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
+        cq_queue *q = cqtest::create_queue(name, capacity, max_size, extra_flags);
         names_.push_back(name);
         open_.push_back(q);
         return q;

@@ -14,6 +14,7 @@
 
 #include "tests/queue/delivery.hpp"
 #include "tests/queue/procs.hpp"
+#include "tests/util/queue_util.hpp"
 
 namespace {
 
@@ -46,15 +47,11 @@ TEST_P(Crash, RandomSigkillsOfProducersAndConsumers) {
     std::mt19937_64 rng(seed);
     const uint32_t capacity = 128;
     std::string name = cqtest::unique_name("crash");
-    cq_queue_options o;
-    cq_queue_options_init(&o);
-    o.flags = CQ_CREATE | CQ_EXCL | CQ_NO_RECOVER;  // the test's own handle stays passive
-    o.capacity = capacity;
-    // Large messages keep workers inside operations (copying) for a good
-    // share of the time, so that many kills land mid-operation.
-    o.max_message_size = kSize;
-    cq_queue *q = nullptr;
-    ASSERT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
+    // CQ_NO_RECOVER: the test's own handle stays passive. Large messages keep
+    // workers inside operations (copying) for a good share of the time, so
+    // that many kills land mid-operation.
+    cq_queue *q = cqtest::create_queue(name, capacity, kSize, CQ_NO_RECOVER);
+    ASSERT_NE(q, nullptr);
     cqtest::TempDir dir;
     std::vector<std::string> extra;
     extra.insert(extra.end(), {"--size", std::to_string(kSize)});

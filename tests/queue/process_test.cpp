@@ -13,18 +13,12 @@
 
 #include "tests/queue/delivery.hpp"
 #include "tests/queue/procs.hpp"
+#include "tests/util/queue_util.hpp"
 
 namespace {
 
 cq_queue *create(const std::string &name, uint32_t capacity) {
-    cq_queue_options o;
-    cq_queue_options_init(&o);
-    o.flags = CQ_CREATE | CQ_EXCL;
-    o.capacity = capacity;
-    o.max_message_size = 16;
-    cq_queue *q = nullptr;
-    EXPECT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
-    return q;
+    return cqtest::create_queue(name, capacity, 16);
 }
 
 void sleep_ms(int ms) {

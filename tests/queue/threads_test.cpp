@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/util/queue_util.hpp"
 #include "tests/util/test_util.hpp"
 
 namespace {
@@ -32,13 +33,8 @@ TEST_P(Threads, ExactlyOnceInOrder) {
     const Param p = GetParam();
     const uint64_t n = per_producer();
     std::string name = cqtest::unique_name("thr");
-    cq_queue_options o;
-    cq_queue_options_init(&o);
-    o.flags = CQ_CREATE | CQ_EXCL;
-    o.capacity = 1024;
-    o.max_message_size = 16;
-    cq_queue *q = nullptr;
-    ASSERT_EQ(cq_open(name.c_str(), &o, &q), CQ_OK) << cq_last_error();
+    cq_queue *q = cqtest::create_queue(name, 1024, 16);
+    ASSERT_NE(q, nullptr);
 
     std::atomic<int> producers_left{p.producers};
     std::atomic<bool> failed{false};
