@@ -170,7 +170,7 @@ int broker_open(const char *dir, const cq_broker_options *opts, cq_broker **out)
 
 int broker_close(cq_broker *b) {
     return guard([&] {
-        if (!b) return inval("broker_close: b is NULL");
+        if (!b) return CQ_OK;  // like cq_close: NULL is fine
         Errc e = b->impl->close();
         delete b;
         return to_int(e);
@@ -312,7 +312,7 @@ int broker_seek_time(cq_subscription *s, int64_t timestamp_ns) {
 
 int broker_unsubscribe(cq_subscription *s) {
     return guard([&] {
-        if (!s) return inval("broker_unsubscribe: s is NULL");
+        if (!s) return CQ_OK;
         Errc e = s->push ? s->push->stop() : s->impl->close();
         delete s;
         return to_int(e);

@@ -177,7 +177,8 @@ CQ_API void cq_broker_options_init(cq_broker_options *opts);
 CQ_API int broker_open(const char *dir, const cq_broker_options *opts, cq_broker **out);
 
 /** Flush per the fsync policy, stop the background thread, free the handle.
- *  Returns CQ_OK, or CQ_EIO if the final fdatasync failed (the handle is freed anyway). */
+ *  Returns CQ_OK (also for NULL), or CQ_EIO if the final fdatasync failed (the
+ *  handle is freed anyway). */
 CQ_API int broker_close(cq_broker *b);
 
 /**
@@ -243,7 +244,7 @@ CQ_API int broker_seek(cq_subscription *s, const char *topic, uint64_t offset);
 /** Move every cursor to the first record with timestamp >= timestamp_ns. */
 CQ_API int broker_seek_time(cq_subscription *s, int64_t timestamp_ns);
 
-/** Persist pending acks, free the subscription. */
+/** Persist pending acks, free the subscription. NULL is fine (CQ_OK). */
 CQ_API int broker_unsubscribe(cq_subscription *s);
 
 /**
