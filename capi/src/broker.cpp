@@ -153,6 +153,20 @@ void cq_broker_options_init(cq_broker_options *opts) {
     if (opts) *opts = cq_broker_options CQ_BROKER_OPTIONS_INIT;
 }
 
+int broker_name_valid(const char *name, uint32_t kind) {
+    if (!name) return 0;
+    switch (kind) {
+        case CQ_NAME_TOPIC:
+            return bk::valid_topic(name);
+        case CQ_NAME_PATTERN:
+            return bk::valid_pattern(name);
+        case CQ_NAME_SUBSCRIBER:
+            return bk::valid_id(name);
+        default:
+            return 0;
+    }
+}
+
 int broker_open(const char *dir, const cq_broker_options *opts, cq_broker **out) {
     return guard([&] {
         if (!out) return inval("broker_open: out is NULL");

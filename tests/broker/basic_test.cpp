@@ -47,6 +47,15 @@ TEST(BrokerArgs, RejectedWithCodeAndText) {
     for (const char *bad : {"", ".", "a..b", "a.", ".a", "a b", "a/b", "a.*", "a.>", "../x"})
         EXPECT_EQ(broker_publish(b, bad, "x", 1, nullptr), CQ_EINVAL) << bad;
     EXPECT_EQ(broker_publish(b, std::string(256, 'a').c_str(), "x", 1, nullptr), CQ_EINVAL);
+    EXPECT_EQ(broker_name_valid("a.b-c_9", CQ_NAME_TOPIC), 1);
+    EXPECT_EQ(broker_name_valid("a.*", CQ_NAME_TOPIC), 0);
+    EXPECT_EQ(broker_name_valid("a.*.>", CQ_NAME_PATTERN), 1);
+    EXPECT_EQ(broker_name_valid("a.>.b", CQ_NAME_PATTERN), 0);
+    EXPECT_EQ(broker_name_valid("id-1", CQ_NAME_SUBSCRIBER), 1);
+    EXPECT_EQ(broker_name_valid("a.b", CQ_NAME_SUBSCRIBER), 0);
+    EXPECT_EQ(broker_name_valid(std::string(129, 'i').c_str(), CQ_NAME_SUBSCRIBER), 0);
+    EXPECT_EQ(broker_name_valid(nullptr, CQ_NAME_TOPIC), 0);
+    EXPECT_EQ(broker_name_valid("a", 7), 0);
     EXPECT_EQ(broker_publish(b, nullptr, "x", 1, nullptr), CQ_EINVAL);
     EXPECT_EQ(broker_publish(b, "t", nullptr, 1, nullptr), CQ_EINVAL);
     EXPECT_EQ(broker_publish(b, "t", nullptr, 0, nullptr), CQ_OK);  // empty record

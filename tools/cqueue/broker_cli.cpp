@@ -14,33 +14,6 @@ namespace cqcli {
 
 namespace {
 
-constexpr size_t kMaxTopicLen = 255;
-constexpr size_t kMaxIdLen = 128;
-
-bool plain_token(std::string_view t) {
-    if (t.empty()) return false;
-    for (unsigned char c : t)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
-bool valid_name(std::string_view name, bool wildcards) {
-    if (name.empty() || name.size() > kMaxTopicLen) return false;
-    size_t start = 0;
-    for (;;) {
-        const size_t dot = name.find('.', start);
-        const bool last = dot == std::string_view::npos;
-        const std::string_view tok =
-            name.substr(start, last ? std::string_view::npos : dot - start);
-        const bool ok = plain_token(tok) || (wildcards && (tok == "*" || (last && tok == ">")));
-        if (!ok) return false;
-        if (last) return true;
-        start = dot + 1;
-    }
-}
-
 using TextFn = int (*)(cq_broker *, char *, size_t, size_t *);
 
 std::string read_text(cq_broker *b, TextFn fn, const char *what) {
@@ -153,16 +126,17 @@ SubscriptionPtr subscribe(cq_broker *b, const cq_subscribe_options &opts) {
     return SubscriptionPtr(s);
 }
 
+// The library's own rules (broker_name_valid); string_view may not end in NUL.
 bool valid_topic(std::string_view topic) {
-    return valid_name(topic, false);
+    return broker_name_valid(std::string(topic).c_str(), CQ_NAME_TOPIC) == 1;
 }
 
 bool valid_pattern(std::string_view pattern) {
-    return valid_name(pattern, true);
+    return broker_name_valid(std::string(pattern).c_str(), CQ_NAME_PATTERN) == 1;
 }
 
 bool valid_subscriber_id(std::string_view id) {
-    return id.size() <= kMaxIdLen && plain_token(id);
+    return broker_name_valid(std::string(id).c_str(), CQ_NAME_SUBSCRIBER) == 1;
 }
 
 void require_topic(std::string_view topic, std::string_view what) {

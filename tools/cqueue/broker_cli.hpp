@@ -33,8 +33,9 @@ BrokerPtr open_existing_broker(const std::string &dir);
 // broker_subscribe_ex; throws LibError.
 SubscriptionPtr subscribe(cq_broker *b, const cq_subscribe_options &opts);
 
-// The naming rules of broker.h: tokens [A-Za-z0-9_-]+ joined by '.', at most
-// 255 bytes; a pattern may use '*' for a token and '>' as the last token.
+// The naming rules of broker.h (checked by broker_name_valid): tokens
+// [A-Za-z0-9_-]+ joined by '.', at most 255 bytes; a pattern may use '*' for a
+// token and '>' as the last token.
 bool valid_topic(std::string_view topic);
 bool valid_pattern(std::string_view pattern);
 // 1..128 bytes of [A-Za-z0-9_-].

@@ -47,8 +47,8 @@ typedef struct cq_subscription cq_subscription;
 typedef struct cq_message {
     uint64_t offset;      /* dense, per topic, from 0 */
     int64_t timestamp_ns; /* CLOCK_REALTIME at publish */
-    const char *topic;
-    const void *data; /* valid until the next poll on this subscription */
+    const char *topic;    /* valid while the subscription is (it names one of its topics) */
+    const void *data;     /* valid until the next poll on this subscription */
     size_t len;
 } cq_message;
 
@@ -164,6 +164,18 @@ typedef struct cq_subscription_stats {
 
 /** Fill *opts with the defaults (see CQ_BROKER_OPTIONS_INIT). NULL is ignored. */
 CQ_API void cq_broker_options_init(cq_broker_options *opts);
+
+/** What broker_name_valid checks. */
+enum {
+    CQ_NAME_TOPIC = 0,     /**< a topic name */
+    CQ_NAME_PATTERN = 1,   /**< a topic or a pattern with '*' and a final '>' */
+    CQ_NAME_SUBSCRIBER = 2 /**< a subscriber id */
+};
+
+/** 1 if name is valid as `kind` (CQ_NAME_*) by the rules at the top of this
+ *  file, else 0 (also for NULL or an unknown kind): for tools and bindings
+ *  that check names before using them. */
+CQ_API int broker_name_valid(const char *name, uint32_t kind);
 
 /**
  * Open (and create if missing) the broker directory dir. Topics are created on
@@ -281,8 +293,9 @@ CQ_API int broker_subscription_stats(cq_subscription *s, const char *topic,
  * Every metric of the broker directory (per topic: end offset, bytes,
  * segments; per durable subscriber and topic: acked offset and lag; this
  * handle's counters) in the Prometheus text exposition format, NUL-terminated,
- * into buf. *needed (may be NULL) receives the size including the NUL.
- * Returns CQ_OK, or CQ_EMSGSIZE when cap is too small (call again).
+ * into buf. *needed (may be NULL) receives the size including the NUL,
+ * whether or not it fit. Returns CQ_OK, or CQ_EMSGSIZE when cap is too small
+ * (call again with *needed).
  */
 CQ_API int broker_metrics(cq_broker *b, char *buf, size_t cap, size_t *needed);
 
