@@ -6,8 +6,10 @@
 # they are git-ignored). Prints each ecosystem's own summary, then one line per step;
 # exits non-zero if any step failed. Needs what bindings/deps.sh installs.
 # Environment: CQ_XLANG_N (messages per process in the cross-language test, default 2000),
+#              CQ_XLANG_BROKER_N (records per process and run in the cross-language
+#              broker test, default 500),
 #              CQ_BINDINGS_STEPS (space-separated subset of: cpp rust python go java
-#              xlang dlopen abi; default all).
+#              xlang xlang-broker dlopen abi; default all).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,8 +18,9 @@ build=$(realpath "${1:-build-bind}")
 work=$build/bindings
 prefix=$work/prefix
 mkdir -p "$work"
-steps=${CQ_BINDINGS_STEPS:-cpp rust python go java xlang dlopen abi}
+steps=${CQ_BINDINGS_STEPS:-cpp rust python go java xlang xlang-broker dlopen abi}
 N=${CQ_XLANG_N:-2000}
+NB=${CQ_XLANG_BROKER_N:-500}
 
 declare -a summary
 status=0
@@ -65,7 +68,7 @@ step_rust() {
   grep -vE '^\s+(Compiling|Running|Doc-tests|Finished|Locking|Downloaded|Downloading)' \
     "$work/cargo-test.log" | grep -v '^$'
   cargo clippy --locked -q --all-targets -- -D warnings || { echo "rust: clippy warnings"; rc=1; }
-  cargo build --locked -q --example xlang --example quick || rc=1
+  cargo build --locked -q --example xlang --example xlang_broker --example quick || rc=1
   # The README's Rust example (examples/rust/quick.rs): exit status and exact output.
   local out
   if out=$("$CARGO_TARGET_DIR/debug/examples/quick") && [[ $out == $'hello from Rust\njob ran' ]]; then
@@ -89,7 +92,7 @@ step_python() {
 step_go() {
   export CGO_LDFLAGS="-Wl,-rpath,$prefix/lib"
   (cd bindings/go && go generate ./... && test -z "$(gofmt -l . ../xlang/go ../../examples/go)" &&
-    go vet ./... && (cd ../../examples/go && go vet .) && (cd ../xlang/go && go vet .) &&
+    go vet ./... && (cd ../../examples/go && go vet .) && (cd ../xlang/go && go vet ./...) &&
     go test -race -count=1 ./...) || { echo "go: failed (gofmt -l: $(cd bindings/go && gofmt -l . ../xlang/go ../../examples/go))"; return 1; }
 }
 
@@ -131,6 +134,38 @@ step_xlang() {
     "rust=$CARGO_TARGET_DIR/debug/examples/xlang"
 }
 
+step_xlang_broker() {
+  # C and every language with broker support: C++, Rust, Python, Go, Java (run_xlang_broker.py).
+  local x=$work/xlang
+  mkdir -p "$x"
+  cc -std=c11 -O2 -Wall -Wextra -Werror -I"$prefix/include" bindings/xlang/xlang_broker_c.c \
+    -o "$x/xlang_broker_c" -L"$prefix/lib" -lcqueue -pthread -Wl,-rpath,"$prefix/lib" &&
+    c++ -std=c++20 -O2 -Wall -Wextra -Werror -Ibindings/cpp/include -I"$prefix/include" \
+    bindings/xlang/xlang_broker_cpp.cpp -o "$x/xlang_broker_cpp" -L"$prefix/lib" -lcqueue -pthread \
+    -Wl,-rpath,"$prefix/lib" &&
+    (cd bindings/xlang/go && CGO_LDFLAGS="-Wl,-rpath,$prefix/lib" go build -o "$x/xlang_broker_go" ./broker) &&
+    [[ -x $CARGO_TARGET_DIR/debug/examples/xlang_broker ]] && [[ -x $venv/bin/python ]] &&
+    [[ -e $jbuild/classes/org/cqueue/Broker.class ]] || { echo "xlang-broker: a participant is missing (did every language step pass?)"; return 1; }
+  # The checker's own test: a subscriber that duplicates, then one that drops, must fail it.
+  local brk want
+  for brk in dup drop; do
+    want=duplicated; [[ $brk == drop ]] && want=missing
+    if CQ_XLANG_BREAK=$brk python3 bindings/xlang/run_xlang_broker.py 20 "cpp=$x/xlang_broker_cpp" \
+        "python=$venv/bin/python $root/bindings/xlang/xlang_broker.py" >"$x/broker-selftest-$brk.log" 2>&1 ||
+       ! grep -q "FAILED: .*$want" "$x/broker-selftest-$brk.log"; then
+      cat "$x/broker-selftest-$brk.log"
+      echo "xlang-broker selftest: the checker did not report the '$brk' subscriber as '$want'"
+      return 1
+    fi
+  done
+  echo "xlang-broker selftest: the checker catches a duplicated and a dropped record"
+  python3 bindings/xlang/run_xlang_broker.py "$NB" \
+    "c=$x/xlang_broker_c" "cpp=$x/xlang_broker_cpp" "go=$x/xlang_broker_go" \
+    "java=java -Djava.library.path=$jbuild/native -cp $jbuild/classes $root/bindings/xlang/XlangBroker.java" \
+    "python=$venv/bin/python $root/bindings/xlang/xlang_broker.py" \
+    "rust=$CARGO_TARGET_DIR/debug/examples/xlang_broker"
+}
+
 step_dlopen() {
   local rc=0 san
   # Say why dlopen would fail before it does: a library whose TLS must be static
@@ -164,8 +199,8 @@ step_abi() {
   bindings/abi/check.sh "$build" && bindings/abi/selftest.sh "$build"
 }
 
-for s in cpp rust python go java xlang dlopen abi; do
-  want "$s" && run_step "$s" "step_$s"
+for s in cpp rust python go java xlang xlang-broker dlopen abi; do
+  want "$s" && run_step "$s" "step_${s//-/_}"
 done
 
 banner "summary"

@@ -663,3 +663,217 @@ int cqb_pool_attach_queue(CqbPool *self, CqbQueue *q, uintptr_t handle) {
 int cqb_pool_job_fail(void) { return pool_job_fail(); }
 %}
 #endif
+
+/* ---- broker -------------------------------------------------------------------------------- */
+/* Every language: a subscription keeps its last record (msg) until the next poll; the
+ * language copies what it needs through the accessors below. Offsets and timestamps are
+ * int64 (offsets never reach 2^63). Empty strings stand for NULL (Go has no nil string). */
+%constant int SUB_DURABLE = CQ_SUB_DURABLE;
+%constant int SUB_EARLIEST = CQ_SUB_EARLIEST;
+%constant int FSYNC_NONE = CQ_FSYNC_NONE;
+%constant int FSYNC_INTERVAL = CQ_FSYNC_INTERVAL;
+%constant int FSYNC_GROUP = CQ_FSYNC_GROUP;
+%constant int FSYNC_ALWAYS = CQ_FSYNC_ALWAYS;
+%constant int OVERFLOW_BLOCK = CQ_OVERFLOW_BLOCK;
+%constant int OVERFLOW_FAIL = CQ_OVERFLOW_FAIL;
+%constant int OVERFLOW_DROP = CQ_OVERFLOW_DROP;
+%constant int START_DEFAULT = CQ_START_DEFAULT;
+%constant int START_EARLIEST = CQ_START_EARLIEST;
+%constant int START_LATEST = CQ_START_LATEST;
+%constant int START_OFFSET = CQ_START_OFFSET;
+%constant int START_TIME = CQ_START_TIME;
+
+%ignore CqbSubscription::msg;
+%inline %{
+/** An open broker directory: the target language allocates one, cqb_broker_open fills it. */
+typedef struct CqbBroker {
+    cq_broker *raw;
+} CqbBroker;
+
+/** A subscription and the record its last poll delivered (valid until the next poll). */
+typedef struct CqbSubscription {
+    cq_subscription *raw;
+    cq_message msg;
+    int has_msg;
+} CqbSubscription;
+
+typedef struct CqbBrokerStats {
+    int64_t topics;
+    int64_t published;
+    int64_t published_bytes;
+    int64_t delivered;
+    int64_t fsyncs;
+    int64_t publish_failures;
+    int64_t sync_failed;
+} CqbBrokerStats;
+
+typedef struct CqbSubscriptionStats {
+    int64_t durable;
+    int64_t delivered;
+    int64_t missed;
+    int64_t next_offset;
+    int64_t acked_offset;
+    int64_t end_offset;
+    int64_t lag_records;
+} CqbSubscriptionStats;
+
+/** broker_open; 0 for segment_size / fsync_interval_ms / mode means the default. */
+int cqb_broker_open(CqbBroker *self, const char *dir, uint32_t fsync_policy,
+                    uint32_t fsync_interval_ms, uint32_t overflow_policy, int64_t segment_size,
+                    uint32_t mode) {
+    if (!self || self->raw) return CQ_EINVAL;
+    cq_broker_options o;
+    cq_broker_options_init(&o);
+    o.fsync_policy = fsync_policy;
+    if (fsync_interval_ms) o.fsync_interval_ms = fsync_interval_ms;
+    o.overflow_policy = overflow_policy;
+    if (segment_size > 0) o.segment_size = (uint64_t)segment_size;
+    if (mode) o.mode = mode;
+    return broker_open(dir, &o, &self->raw);
+}
+
+/** Close (idempotent). Every subscription must have been closed first. */
+int cqb_broker_close(CqbBroker *self) {
+    if (!self || !self->raw) return CQ_OK;
+    cq_broker *b = self->raw;
+    self->raw = NULL;
+    return broker_close(b);
+}
+
+/** Publish: the record's offset (>= 0) or a negative code. */
+int64_t cqb_broker_publish(CqbBroker *self, const char *topic, const char *data, size_t len) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    uint64_t off = 0;
+    int rc = broker_publish(self->raw, topic, data, len, &off);
+    return rc < 0 ? rc : (int64_t)off;
+}
+
+/** Text of the directory (what 0: topics, 1: metrics) into buf: returns the size it needs
+ *  including the NUL (copied only when that is <= cap), or a negative code. */
+int64_t cqb_broker_text(CqbBroker *self, int what, char *buf, size_t cap) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    size_t needed = 0;
+    int rc = what == 0 ? broker_topics(self->raw, buf, cap, &needed)
+                       : broker_metrics(self->raw, buf, cap, &needed);
+    if (rc < 0 && rc != CQ_EMSGSIZE) return rc;
+    return (int64_t)needed;
+}
+
+int cqb_broker_stats(CqbBroker *self, CqbBrokerStats *out) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!out) return CQ_EINVAL;
+    cq_broker_stats s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    int rc = broker_stats(self->raw, &s);
+    if (rc < 0) return rc;
+    out->topics = s.topics;
+    out->published = (int64_t)s.published;
+    out->published_bytes = (int64_t)s.published_bytes;
+    out->delivered = (int64_t)s.delivered;
+    out->fsyncs = (int64_t)s.fsyncs;
+    out->publish_failures = (int64_t)s.publish_failures;
+    out->sync_failed = s.sync_failed;
+    return CQ_OK;
+}
+
+/** broker_subscribe_ex; subscriber_id "" = ephemeral, otherwise durable. */
+int cqb_broker_subscribe(CqbBroker *self, CqbSubscription *sub, const char *pattern,
+                         const char *subscriber_id, uint32_t flags, uint32_t start,
+                         int64_t start_value) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!sub || sub->raw) return CQ_EINVAL;
+    cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
+    o.pattern = pattern;
+    if (subscriber_id && *subscriber_id) {
+        o.subscriber_id = subscriber_id;
+        flags |= CQ_SUB_DURABLE;
+    }
+    o.flags = flags;
+    o.start = start;
+    o.start_value = start_value;
+    sub->has_msg = 0;
+    return broker_subscribe_ex(self->raw, &o, &sub->raw);
+}
+
+/** Unsubscribe (idempotent), persisting pending acks. */
+int cqb_sub_close(CqbSubscription *self) {
+    if (!self || !self->raw) return CQ_OK;
+    cq_subscription *s = self->raw;
+    self->raw = NULL;
+    self->has_msg = 0;
+    return broker_unsubscribe(s);
+}
+
+/** Poll (timeout_ns 0: don't wait, negative: forever): the record's length (>= 0), kept
+ *  for the accessors below until the next poll, or a negative code. */
+int cqb_sub_poll(CqbSubscription *self, int64_t timeout_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    self->has_msg = 0;
+    int rc = broker_poll(self->raw, &self->msg, timeout_ns);
+    if (rc < 0) return rc;
+    self->has_msg = 1;
+    return (int)self->msg.len;
+}
+
+int64_t cqb_sub_offset(const CqbSubscription *self) {
+    return self && self->has_msg ? (int64_t)self->msg.offset : CQ_EINVAL;
+}
+
+int64_t cqb_sub_timestamp(const CqbSubscription *self) {
+    return self && self->has_msg ? self->msg.timestamp_ns : 0;
+}
+
+/** Copy the last record's body into buf: its full length (copy truncated to cap). */
+int cqb_sub_copy_data(const CqbSubscription *self, char *buf, size_t cap) {
+    if (!self || !self->has_msg) return CQ_EINVAL;
+    size_t n = self->msg.len < cap ? self->msg.len : cap;
+    if (n) memcpy(buf, self->msg.data, n);
+    return (int)self->msg.len;
+}
+
+/** Copy the last record's topic into buf: its full length (copy truncated to cap). */
+int cqb_sub_copy_topic(const CqbSubscription *self, char *buf, size_t cap) {
+    if (!self || !self->has_msg) return CQ_EINVAL;
+    size_t len = strlen(self->msg.topic);
+    size_t n = len < cap ? len : cap;
+    if (n) memcpy(buf, self->msg.topic, n);
+    return (int)len;
+}
+
+int cqb_sub_ack(CqbSubscription *self, const char *topic, int64_t offset) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (offset < 0) return CQ_EINVAL;
+    return broker_ack(self->raw, topic, (uint64_t)offset);
+}
+
+/** Seek topic ("" = every topic) to offset. */
+int cqb_sub_seek(CqbSubscription *self, const char *topic, int64_t offset) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (offset < 0) return CQ_EINVAL;
+    return broker_seek(self->raw, topic && *topic ? topic : NULL, (uint64_t)offset);
+}
+
+int cqb_sub_seek_time(CqbSubscription *self, int64_t timestamp_ns) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    return broker_seek_time(self->raw, timestamp_ns);
+}
+
+int cqb_sub_stats(CqbSubscription *self, const char *topic, CqbSubscriptionStats *out) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!out) return CQ_EINVAL;
+    cq_subscription_stats s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    int rc = broker_subscription_stats(self->raw, topic, &s);
+    if (rc < 0) return rc;
+    out->durable = s.durable;
+    out->delivered = (int64_t)s.delivered;
+    out->missed = (int64_t)s.missed;
+    out->next_offset = (int64_t)s.next_offset;
+    out->acked_offset = (int64_t)s.acked_offset;
+    out->end_offset = (int64_t)s.end_offset;
+    out->lag_records = (int64_t)s.lag_records;
+    return CQ_OK;
+}
+%}

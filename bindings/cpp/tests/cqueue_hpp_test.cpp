@@ -2,10 +2,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cqueue/cqueue.hpp>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <latch>
 #include <set>
 #include <stdexcept>
@@ -294,6 +297,182 @@ TEST(Pool, AttachedQueueMessagesReachTheHandler) {
         EXPECT_TRUE(pool.shutdown(5s));
     }
     EXPECT_EQ(q.stats().length, 0u);
+}
+
+// ---- broker -----------------------------------------------------------------------
+
+// A fresh broker directory, removed at the end of a test.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        std::string t = (std::filesystem::temp_directory_path() / "cqhpp-broker-XXXXXX").string();
+        if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
+        path = t;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+TEST(Broker, PublishReturnsOffsetsAndPollDeliversInOrder) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    auto sub = b.subscribe(cqueue::SubscribeOptions("orders.>").earliest());
+    EXPECT_EQ(b.publish("orders.eu", "zero"), 0u);
+    EXPECT_EQ(b.publish("orders.eu", std::as_bytes(std::span{"one", 3})), 1u);
+    EXPECT_EQ(b.publish("orders.us", ""), 0u) << "offsets are per topic";
+    std::vector<std::string> eu;
+    int us = 0;
+    for (int i = 0; i < 3; ++i) {
+        auto m = sub.poll(5s);
+        ASSERT_TRUE(m);
+        if (m->topic == "orders.eu") {
+            EXPECT_EQ(m->offset, eu.size());
+            eu.emplace_back(m->text());
+        } else {
+            EXPECT_EQ(m->topic, "orders.us");
+            EXPECT_EQ(m->data.size(), 0u);
+            ++us;
+        }
+        EXPECT_GT(m->timestamp_ns, 0);
+    }
+    EXPECT_EQ(eu, (std::vector<std::string>{"zero", "one"}));
+    EXPECT_EQ(us, 1);
+    EXPECT_FALSE(sub.poll(10ms)) << "nothing more: nullopt on timeout";
+    auto r = sub.try_poll(0ms);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), CQ_ETIMEDOUT);
+    auto topics = b.topics();
+    std::sort(topics.begin(), topics.end());
+    EXPECT_EQ(topics, (std::vector<std::string>{"orders.eu", "orders.us"}));
+    EXPECT_EQ(b.stats().published, 3u);
+    EXPECT_NE(b.metrics().find("orders"), std::string::npos);
+}
+
+TEST(Broker, ErrorsCarryTheCode) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    try {
+        b.publish("bad topic!", "x");
+        FAIL() << "published to an invalid topic";
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_EINVAL);
+    }
+    auto r = b.try_publish("", "x");
+    EXPECT_EQ(r.code(), CQ_EINVAL);
+    auto s = b.try_subscribe(cqueue::SubscribeOptions("a.b").durable("bad id!"));
+    EXPECT_EQ(s.code(), CQ_EINVAL);
+}
+
+TEST(Broker, BatchPublishHasConsecutiveOffsets) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    b.publish("t", "first");
+    std::vector<std::string> bodies{"a", "bb", "ccc", "dddd"};
+    std::vector<std::span<const std::byte>> spans;
+    for (auto &x : bodies) spans.push_back(std::as_bytes(std::span{x}));
+    auto res = b.publish_batch("t", spans);
+    EXPECT_EQ(res.first_offset, 1u);
+    EXPECT_EQ(res.count, 4u);
+    auto sub = b.subscribe(cqueue::SubscribeOptions("t").start_at_offset(1));
+    auto got = sub.poll_batch(16, 5s);
+    ASSERT_FALSE(got.empty());
+    size_t n = 0;
+    // poll_batch may return fewer than all: keep polling.
+    std::vector<std::string> seen;
+    for (;;) {
+        for (auto &m : got) {
+            EXPECT_EQ(m.offset, 1 + seen.size());
+            seen.emplace_back(m.text());
+        }
+        n += got.size();
+        if (n >= 4) break;
+        got = sub.poll_batch(16, 5s);
+        ASSERT_FALSE(got.empty());
+    }
+    EXPECT_EQ(seen, bodies);
+}
+
+TEST(Broker, DurableSubscriptionResumesAfterItsAcks) {
+    TempDir d;
+    {
+        cqueue::Broker b(d.path);
+        auto sub = b.subscribe("jobs", "worker-1", CQ_SUB_EARLIEST);
+        for (int i = 0; i < 5; ++i) b.publish("jobs", "r" + std::to_string(i));
+        for (uint64_t i = 0; i < 3; ++i) {
+            auto m = sub.poll(5s);
+            ASSERT_TRUE(m);
+            EXPECT_EQ(m->offset, i);
+            sub.ack(*m);
+        }
+        EXPECT_EQ(sub.stats("jobs").acked_offset, 3u);
+        EXPECT_EQ(sub.stats("jobs").durable, 1u);
+    }  // subscription, then broker, destroyed: acks persisted
+    cqueue::Broker b(d.path);
+    auto sub = b.subscribe("jobs", "worker-1");
+    auto m = sub.poll(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->offset, 3u);
+    EXPECT_EQ(m->text(), "r3");
+    sub.ack("jobs", m->offset);
+    m = sub.poll(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->offset, 4u);
+    // Seek back: offsets are redelivered.
+    sub.seek("jobs", 0);
+    m = sub.poll(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->offset, 0u);
+    try {
+        sub.stats("nope");
+        FAIL() << "stats of a topic the subscription does not have";
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_ENOENT);
+    }
+}
+
+TEST(Broker, MoveAndExplicitCloseAndOptions) {
+    TempDir d;
+    auto b0 = cqueue::Broker::try_open(
+        d.path, cqueue::BrokerOptions{}.fsync_policy(CQ_FSYNC_GROUP).segment_size(64 * 1024));
+    ASSERT_TRUE(b0.ok()) << b0.error().message();
+    cqueue::Broker b = std::move(*b0);
+    {
+        cqueue::Subscription s = b.subscribe("x.*", "", CQ_SUB_EARLIEST);
+        cqueue::Subscription s2 = std::move(s);
+        EXPECT_EQ(s.native_handle(), nullptr);
+        EXPECT_EQ(b.publish("x.y", "v"), 0u);
+        auto m = s2.poll(5s);
+        ASSERT_TRUE(m);
+        EXPECT_EQ(m->topic, "x.y");
+        s2.unsubscribe();
+        EXPECT_EQ(s2.native_handle(), nullptr);
+    }
+    EXPECT_GE(b.stats().fsyncs, 1u);
+    b.close();
+    EXPECT_EQ(b.native_handle(), nullptr);
+}
+
+TEST(Broker, ThreadsPublishConcurrentlyEveryRecordOnce) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    auto sub = b.subscribe(cqueue::SubscribeOptions("mt").earliest());
+    constexpr int kThreads = 4, kEach = 500;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t)
+        ts.emplace_back([&b, t] {
+            for (int i = 0; i < kEach; ++i) b.publish("mt", std::to_string(t * kEach + i));
+        });
+    std::set<std::string> seen;
+    for (uint64_t i = 0; i < kThreads * kEach; ++i) {
+        auto m = sub.poll(10s);
+        ASSERT_TRUE(m);
+        EXPECT_EQ(m->offset, i);
+        EXPECT_TRUE(seen.emplace(m->text()).second);
+    }
+    for (auto &t : ts) t.join();
+    EXPECT_EQ(seen.size(), size_t(kThreads * kEach));
 }
 
 TEST(Misc, VersionMatchesHeaders) {

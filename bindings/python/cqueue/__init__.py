@@ -1,9 +1,16 @@
-"""libcqueue for Python: a shared-memory MPMC queue and a worker pool.
+"""libcqueue for Python: a shared-memory MPMC queue, a worker pool and a broker.
 
     import cqueue
     with cqueue.Queue("orders", create=True) as q:
         q.put(b"hello")
         msg = q.get(timeout=1.0)
+
+    with cqueue.Broker("/var/lib/app/broker") as b:
+        b.publish("orders.eu", b"...")
+        with b.subscribe("orders.>", durable_id="billing", earliest=True) as sub:
+            for msg in sub.iter(timeout=1.0):   # or `for msg in sub:` (waits forever)
+                handle(msg.data)
+                sub.ack(msg)
 
 Errors are subclasses of cqueue.Error carrying the library's code (.code) and
 detail (.detail). Blocking calls release the GIL. Queue and Pool objects may be
@@ -20,7 +27,8 @@ from . import cqueue_swig as _s
 __all__ = [
     "Queue", "Pool", "Error", "Empty", "Full", "Timeout", "MessageTooLarge", "NotFound",
     "Exists", "InvalidArgument", "PermissionDenied", "Corrupt", "VersionMismatch",
-    "Closed", "Cancelled", "JobFailed", "version", "unlink",
+    "Closed", "Cancelled", "JobFailed", "version", "unlink", "Broker", "Subscription",
+    "Message",
 ]
 
 
@@ -412,3 +420,204 @@ class Pool:
         if g is not None and g.close():
             _s.cqb_pool_destroy(self._h)
             self._release_queue()
+
+
+# ---- broker ----------------------------------------------------------------------------------
+
+class Message:
+    """One delivered record (its own copy: valid after later polls)."""
+
+    __slots__ = ("topic", "offset", "timestamp_ns", "data")
+
+    def __init__(self, topic, offset, timestamp_ns, data):
+        self.topic = topic
+        self.offset = offset
+        self.timestamp_ns = timestamp_ns
+        self.data = data
+
+    def __repr__(self):
+        return f"<cqueue.Message {self.topic}@{self.offset} {len(self.data)} bytes>"
+
+
+_FSYNC = {"none": _s.FSYNC_NONE, "interval": _s.FSYNC_INTERVAL, "group": _s.FSYNC_GROUP,
+          "always": _s.FSYNC_ALWAYS}
+_OVERFLOW = {"block": _s.OVERFLOW_BLOCK, "fail": _s.OVERFLOW_FAIL, "drop": _s.OVERFLOW_DROP}
+
+
+class Broker:
+    """A broker directory: durable publish/subscribe over memory-mapped logs.
+
+    May be shared by threads. close() (or leaving the with block) first closes every
+    subscription made from it that is still open, then the broker.
+    """
+
+    def __init__(self, directory, fsync="none", fsync_interval_ms=0, overflow="block",
+                 segment_size=0, mode=0):
+        self.directory = str(directory)
+        self._g = _Guard()
+        self._h = _s.CqbBroker()
+        self._subs = weakref.WeakSet()
+        self._lock = threading.Lock()
+        try:
+            fs, ov = _FSYNC[fsync], _OVERFLOW[overflow]
+        except KeyError as e:
+            raise ValueError(f"unknown policy {e}") from None
+        _check(_s.cqb_broker_open(self._h, self.directory, fs, fsync_interval_ms, ov,
+                                  segment_size, mode))
+
+    def publish(self, topic, data):
+        """Append one record (bytes-like) to topic; returns its offset."""
+        with memoryview(data) as mv:
+            return _check(self._g.call(_s.cqb_broker_publish, self._h, topic, mv))
+
+    def subscribe(self, pattern, durable_id=None, earliest=False, start_offset=None):
+        """A Subscription to every topic matching pattern ("a.*.c", "a.>").
+
+        durable_id: resume after this subscriber's acks (persisted in the directory).
+        earliest: a new subscription starts at the oldest retained record, not the next.
+        start_offset: start at this offset of each matching topic instead.
+        """
+        start, value = _s.START_DEFAULT, 0
+        if start_offset is not None:
+            start, value = _s.START_OFFSET, int(start_offset)
+        sub = Subscription(self)
+        _check(self._g.call(_s.cqb_broker_subscribe, self._h, sub._h, pattern,
+                            durable_id or "", _s.SUB_EARLIEST if earliest else 0, start, value))
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def _text(self, what):
+        cap = 4096
+        while True:
+            buf = bytearray(cap)
+            need = _check(self._g.call(_s.cqb_broker_text, self._h, what, buf))
+            if need <= cap:
+                return bytes(buf[:max(0, need - 1)]).decode()
+            cap = need
+
+    def topics(self):
+        """Names of the topics in the directory."""
+        return [t for t in self._text(0).split("\n") if t]
+
+    def metrics(self):
+        """Every metric, in the Prometheus text exposition format."""
+        return self._text(1)
+
+    def stats(self):
+        s = _s.CqbBrokerStats()
+        _check(self._g.call(_s.cqb_broker_stats, self._h, s))
+        return {k: getattr(s, k) for k in ("topics", "published", "published_bytes", "delivered",
+                                           "fsyncs", "publish_failures", "sync_failed")}
+
+    def close(self):
+        """Close every open subscription, then the broker (idempotent)."""
+        if not self._g.close():
+            return
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.close()
+        self._g.drain()
+        _check(_s.cqb_broker_close(self._h))
+
+    @property
+    def closed(self):
+        return self._g._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        g = getattr(self, "_g", None)
+        if g is not None and g.close():
+            # Subscriptions hold a reference to their broker: none is left alive here.
+            _s.cqb_broker_close(self._h)
+
+    def __repr__(self):
+        return f"<cqueue.Broker {self.directory!r} {'closed' if self.closed else 'open'}>"
+
+
+class Subscription:
+    """A subscription of a Broker. Iterating blocks for the next record (`for msg in sub`);
+    sub.iter(timeout=...) stops when nothing came within timeout. Polls release the GIL.
+    One thread polls at a time (a lock serialises them, as the C API requires)."""
+
+    def __init__(self, broker):
+        self._broker = broker  # keeps the broker alive while this is open
+        self._g = _Guard()
+        self._h = _s.CqbSubscription()
+        self._lock = threading.Lock()
+        self._topic_buf = bytearray(256)
+
+    def poll(self, timeout=None):
+        """The next record as a Message, or None when nothing came within timeout
+        (None: wait forever; 0: don't wait)."""
+        with self._lock:
+            rc = self._g.wait_call(_s.cqb_sub_poll, timeout != 0, timeout, self._h)
+            if rc == _s.ETIMEDOUT:
+                return None
+            n = _check(rc)
+            data = bytearray(n)
+            _s.cqb_sub_copy_data(self._h, data)
+            tl = _s.cqb_sub_copy_topic(self._h, self._topic_buf)
+            return Message(bytes(self._topic_buf[:tl]).decode(), _s.cqb_sub_offset(self._h),
+                           _s.cqb_sub_timestamp(self._h), bytes(data))
+
+    def iter(self, timeout=None):
+        """Yield records until one does not come within timeout (None: never stop)."""
+        while True:
+            msg = self.poll(timeout)
+            if msg is None:
+                return
+            yield msg
+
+    def __iter__(self):
+        return self.iter(None)
+
+    def ack(self, msg_or_topic, offset=None):
+        """Acknowledge a Message (or topic, offset) and everything before it in its topic."""
+        if offset is None:
+            topic, offset = msg_or_topic.topic, msg_or_topic.offset
+        else:
+            topic = msg_or_topic
+        _check(self._g.call(_s.cqb_sub_ack, self._h, topic, offset))
+
+    def seek(self, offset, topic=None):
+        """Move the cursor of topic (None: every topic) to offset."""
+        _check(self._g.call(_s.cqb_sub_seek, self._h, topic or "", offset))
+
+    def seek_time(self, timestamp_ns):
+        """Move every cursor to the first record at or after timestamp_ns (CLOCK_REALTIME)."""
+        _check(self._g.call(_s.cqb_sub_seek_time, self._h, timestamp_ns))
+
+    def stats(self, topic):
+        s = _s.CqbSubscriptionStats()
+        _check(self._g.call(_s.cqb_sub_stats, self._h, topic, s))
+        return {k: getattr(s, k) for k in ("durable", "delivered", "missed", "next_offset",
+                                           "acked_offset", "end_offset", "lag_records")}
+
+    def close(self):
+        """Unsubscribe (idempotent), persisting pending acks. A poll blocked in another
+        thread ends with Closed within 0.1 s."""
+        if self._g.close():
+            self._g.drain()
+            _check(_s.cqb_sub_close(self._h))
+
+    @property
+    def closed(self):
+        return self._g._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        g = getattr(self, "_g", None)
+        if g is not None and g.close():
+            _s.cqb_sub_close(self._h)

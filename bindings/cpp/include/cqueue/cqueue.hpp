@@ -1,4 +1,4 @@
-// libcqueue for C++20: a header-only RAII wrapper over the C API (queue and pool).
+// libcqueue for C++20: a header-only RAII wrapper over the C API (queue, pool, broker).
 //
 // Only the public C API is called (cqueue/cqueue.h); nothing here is part of the ABI.
 //
@@ -16,6 +16,13 @@
 // library's frames: the trampoline catches the exception, marks the job
 // failed (pool_job_fail, so it counts in Pool::stats().failed) and hands the
 // exception to the job's completion callback when one was given.
+//
+// The broker: a Broker publishes (returning the record's offset) and makes
+// Subscriptions; Subscription::poll returns a Message view (nullopt on
+// timeout) whose topic and data stay valid until the next poll on that
+// subscription (copy what must outlive it). A Subscription is used by one
+// thread at a time, and every Subscription must be destroyed (or
+// unsubscribed) before its Broker, as in C.
 #ifndef CQUEUE_CQUEUE_HPP
 #define CQUEUE_CQUEUE_HPP
 
@@ -25,9 +32,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -558,6 +567,369 @@ class Pool {
     cq_pool *p_ = nullptr;
     // Declared after p_: destroyed after ~Pool's pool_destroy, when no worker calls it.
     std::unique_ptr<Attached> attached_;
+};
+
+// ---- broker -----------------------------------------------------------------------
+
+/** Options for opening a broker directory; the builder methods return *this. */
+struct BrokerOptions {
+    cq_broker_options raw = [] {
+        cq_broker_options o;
+        ::cq_broker_options_init(&o);
+        return o;
+    }();
+
+    /** CQ_FSYNC_NONE, _INTERVAL, _GROUP or _ALWAYS. */
+    BrokerOptions &fsync_policy(uint32_t p) {
+        raw.fsync_policy = p;
+        return *this;
+    }
+    BrokerOptions &fsync_interval(std::chrono::milliseconds ms) {
+        raw.fsync_interval_ms = static_cast<uint32_t>(ms.count());
+        return *this;
+    }
+    /** CQ_OVERFLOW_BLOCK, _FAIL or _DROP. */
+    BrokerOptions &overflow_policy(uint32_t p) {
+        raw.overflow_policy = p;
+        return *this;
+    }
+    BrokerOptions &segment_size(uint64_t bytes) {
+        raw.segment_size = bytes;
+        return *this;
+    }
+    BrokerOptions &retention_bytes(uint64_t bytes) {
+        raw.retention_bytes = bytes;
+        return *this;
+    }
+    BrokerOptions &retention_age(std::chrono::nanoseconds age) {
+        raw.retention_age_ns = age.count();
+        return *this;
+    }
+    BrokerOptions &block_timeout(std::chrono::nanoseconds t) {
+        raw.block_timeout_ns = t.count();
+        return *this;
+    }
+    BrokerOptions &hole_timeout(std::chrono::nanoseconds t) {
+        raw.hole_timeout_ns = t.count();
+        return *this;
+    }
+    BrokerOptions &mode(uint32_t m) {
+        raw.mode = m;
+        return *this;
+    }
+};
+
+/** Where and how a subscription starts; owns its strings. */
+struct SubscribeOptions {
+    std::string pattern;
+    /** Non-empty: a durable subscription with this id (durable() adds CQ_SUB_DURABLE). */
+    std::string subscriber_id;
+    uint32_t flags = 0;                /**< CQ_SUB_* */
+    uint32_t start = CQ_START_DEFAULT; /**< CQ_START_* */
+    int64_t start_value = 0;           /**< CQ_START_OFFSET / CQ_START_TIME */
+
+    explicit SubscribeOptions(std::string p) : pattern(std::move(p)) {}
+    SubscribeOptions &durable(std::string id) {
+        subscriber_id = std::move(id);
+        flags |= CQ_SUB_DURABLE;
+        return *this;
+    }
+    SubscribeOptions &earliest() {
+        flags |= CQ_SUB_EARLIEST;
+        return *this;
+    }
+    SubscribeOptions &start_at_offset(uint64_t offset) {
+        start = CQ_START_OFFSET;
+        start_value = static_cast<int64_t>(offset);
+        return *this;
+    }
+    SubscribeOptions &start_at_time(int64_t realtime_ns) {
+        start = CQ_START_TIME;
+        start_value = realtime_ns;
+        return *this;
+    }
+    SubscribeOptions &start_latest() {
+        start = CQ_START_LATEST;
+        return *this;
+    }
+    SubscribeOptions &start_earliest() {
+        start = CQ_START_EARLIEST;
+        return *this;
+    }
+
+    /** The C view; valid while *this is alive and unchanged. */
+    cq_subscribe_options native() const noexcept {
+        cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
+        o.flags = flags;
+        o.pattern = pattern.c_str();
+        o.subscriber_id = subscriber_id.empty() ? nullptr : subscriber_id.c_str();
+        o.start = start;
+        o.start_value = start_value;
+        return o;
+    }
+};
+
+/**
+ * One delivered record: a view into the subscription's mapping, valid until the
+ * next poll on the same subscription or its destruction.
+ */
+struct Message {
+    uint64_t offset = 0;
+    int64_t timestamp_ns = 0; /**< CLOCK_REALTIME at publish */
+    std::string_view topic;   /**< NUL-terminated (topic.data() is a C string) */
+    std::span<const std::byte> data;
+
+    std::string_view text() const noexcept {
+        return {reinterpret_cast<const char *>(data.data()), data.size()};
+    }
+    std::vector<std::byte> copy() const { return {data.begin(), data.end()}; }
+
+    static Message from(const cq_message &m) noexcept {
+        return Message{m.offset,
+                       m.timestamp_ns,
+                       m.topic ? std::string_view(m.topic) : "",
+                       {static_cast<const std::byte *>(m.data), m.len}};
+    }
+};
+
+using BrokerStats = cq_broker_stats;
+using SubscriptionStats = cq_subscription_stats;
+
+/** First offset and count of a publish_batch. */
+struct BatchPublish {
+    uint64_t first_offset = 0;
+    size_t count = 0;
+};
+
+/**
+ * A subscription (move-only; unsubscribes on destruction, persisting pending
+ * acks). Used by one thread at a time; destroy it before its Broker.
+ */
+class Subscription {
+  public:
+    Subscription(Subscription &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Subscription &operator=(Subscription &&o) noexcept {
+        if (this != &o) {
+            reset();
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    Subscription(const Subscription &) = delete;
+    Subscription &operator=(const Subscription &) = delete;
+    ~Subscription() { reset(); }
+
+    /** Unsubscribe now (persists pending acks); throws Error. */
+    void unsubscribe() { detail::check(::broker_unsubscribe(std::exchange(s_, nullptr))); }
+
+    cq_subscription *native_handle() const noexcept { return s_; }
+
+    /**
+     * The next record of any matching topic, waiting up to timeout (negative or
+     * `forever`: no limit; zero: don't wait). nullopt on timeout; throws Error
+     * otherwise (CQ_ECORRUPT, CQ_EIO, CQ_EPERM).
+     */
+    template <class Rep = int64_t, class Period = std::nano>
+    std::optional<Message> poll(std::chrono::duration<Rep, Period> timeout = forever) {
+        cq_message m{};
+        int rc = ::broker_poll(s_, &m, detail::to_ns(timeout));
+        if (rc == CQ_ETIMEDOUT) return std::nullopt;
+        detail::check(rc);
+        return Message::from(m);
+    }
+    /** Non-throwing poll: Result code CQ_ETIMEDOUT when nothing came in time. */
+    template <class Rep = int64_t, class Period = std::nano>
+    Result<Message> try_poll(std::chrono::duration<Rep, Period> timeout = forever) {
+        cq_message m{};
+        int rc = ::broker_poll(s_, &m, detail::to_ns(timeout));
+        if (rc < 0) return detail::last_error(rc);
+        return Message::from(m);
+    }
+    /** Up to max records (views valid until the next poll); empty on timeout. Throws Error. */
+    template <class Rep = int64_t, class Period = std::nano>
+    std::vector<Message> poll_batch(size_t max,
+                                    std::chrono::duration<Rep, Period> timeout = forever) {
+        std::vector<cq_message> raw(max);
+        std::vector<Message> out;
+        if (max == 0) return out;
+        int rc = ::broker_poll_batch(s_, raw.data(), raw.size(), detail::to_ns(timeout));
+        if (rc == CQ_ETIMEDOUT) return out;
+        detail::check(rc);
+        out.reserve(static_cast<size_t>(rc));
+        for (int i = 0; i < rc; ++i) out.push_back(Message::from(raw[static_cast<size_t>(i)]));
+        return out;
+    }
+
+    /** Acknowledge every record of topic up to and including offset; throws Error. */
+    void ack(const std::string &topic, uint64_t offset) {
+        detail::check(::broker_ack(s_, topic.c_str(), offset));
+    }
+    /** Acknowledge m and what came before it in its topic (call before the next poll). */
+    void ack(const Message &m) { detail::check(::broker_ack(s_, m.topic.data(), m.offset)); }
+    Result<void> try_ack(const Message &m) {
+        int rc = ::broker_ack(s_, m.topic.data(), m.offset);
+        if (rc < 0) return detail::last_error(rc);
+        return {};
+    }
+
+    /** Move the cursor of topic to offset (clamped to the retained range). */
+    void seek(const std::string &topic, uint64_t offset) {
+        detail::check(::broker_seek(s_, topic.c_str(), offset));
+    }
+    /** Move every topic's cursor to offset. */
+    void seek_all(uint64_t offset) { detail::check(::broker_seek(s_, nullptr, offset)); }
+    /** Move every cursor to the first record with timestamp >= realtime_ns. */
+    void seek_time(int64_t realtime_ns) { detail::check(::broker_seek_time(s_, realtime_ns)); }
+
+    /** Counters for one topic (CQ_ENOENT if the subscription has no such topic). */
+    SubscriptionStats stats(const std::string &topic) const {
+        cq_subscription_stats st{};
+        st.struct_size = sizeof st;
+        detail::check(::broker_subscription_stats(s_, topic.c_str(), &st));
+        return st;
+    }
+
+  private:
+    friend class Broker;
+    explicit Subscription(cq_subscription *s) noexcept : s_(s) {}
+    void reset() noexcept {
+        if (s_) ::broker_unsubscribe(std::exchange(s_, nullptr));
+    }
+    cq_subscription *s_ = nullptr;
+};
+
+/**
+ * An open broker directory (move-only; closes on destruction). Safe to use from
+ * many threads at once, as the C handle is. Destroy its Subscriptions first.
+ */
+class Broker {
+  public:
+    /** Open (creating if missing) the broker directory dir; throws Error. */
+    explicit Broker(const std::string &dir, const BrokerOptions &opts = {}) {
+        detail::check(::broker_open(dir.c_str(), &opts.raw, &b_));
+    }
+    static Result<Broker> try_open(const std::string &dir, const BrokerOptions &opts = {}) {
+        cq_broker *b = nullptr;
+        int rc = ::broker_open(dir.c_str(), &opts.raw, &b);
+        if (rc < 0) return detail::last_error(rc);
+        return Broker(b);
+    }
+
+    Broker(Broker &&o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    Broker &operator=(Broker &&o) noexcept {
+        if (this != &o) {
+            reset();
+            b_ = std::exchange(o.b_, nullptr);
+        }
+        return *this;
+    }
+    Broker(const Broker &) = delete;
+    Broker &operator=(const Broker &) = delete;
+    ~Broker() { reset(); }
+
+    /** Close now: flushes per the fsync policy; throws Error (CQ_EIO: handle freed anyway). */
+    void close() { detail::check(::broker_close(std::exchange(b_, nullptr))); }
+
+    cq_broker *native_handle() const noexcept { return b_; }
+
+    /** Append one record to topic; returns its offset. Throws Error. */
+    uint64_t publish(const std::string &topic, std::span<const std::byte> data) {
+        uint64_t off = 0;
+        detail::check(::broker_publish(b_, topic.c_str(), data.data(), data.size(), &off));
+        return off;
+    }
+    uint64_t publish(const std::string &topic, std::string_view data) {
+        return publish(topic, std::as_bytes(std::span{data}));
+    }
+    /** Non-throwing publish: the offset, or CQ_EINVAL, CQ_EMSGSIZE, CQ_EFULL ... */
+    Result<uint64_t> try_publish(const std::string &topic, std::span<const std::byte> data) {
+        uint64_t off = 0;
+        int rc = ::broker_publish(b_, topic.c_str(), data.data(), data.size(), &off);
+        if (rc < 0) return detail::last_error(rc);
+        return off;
+    }
+    Result<uint64_t> try_publish(const std::string &topic, std::string_view data) {
+        return try_publish(topic, std::as_bytes(std::span{data}));
+    }
+    /**
+     * Append records with consecutive offsets; returns the first offset and how many
+     * were appended (fewer than given if an error stopped it after some). Throws Error
+     * when none was appended.
+     */
+    BatchPublish publish_batch(const std::string &topic,
+                               std::span<const std::span<const std::byte>> msgs) {
+        std::vector<cq_iov> iov(msgs.size());
+        for (size_t i = 0; i < msgs.size(); ++i) iov[i] = {msgs[i].data(), msgs[i].size()};
+        uint64_t first = 0;
+        int rc = ::broker_publish_batch(b_, topic.c_str(), iov.data(), iov.size(), &first);
+        detail::check(rc);
+        return {first, static_cast<size_t>(rc)};
+    }
+
+    /** Subscribe to pattern; with a non-empty subscriber_id, durably. Throws Error. */
+    Subscription subscribe(const std::string &pattern, const std::string &subscriber_id = {},
+                           uint32_t flags = 0) {
+        SubscribeOptions o(pattern);
+        o.flags = flags;
+        if (!subscriber_id.empty()) o.durable(subscriber_id);
+        return subscribe(o);
+    }
+    Subscription subscribe(const SubscribeOptions &opts) {
+        cq_subscribe_options raw = opts.native();
+        cq_subscription *s = nullptr;
+        detail::check(::broker_subscribe_ex(b_, &raw, &s));
+        return Subscription(s);
+    }
+    Result<Subscription> try_subscribe(const SubscribeOptions &opts) {
+        cq_subscribe_options raw = opts.native();
+        cq_subscription *s = nullptr;
+        int rc = ::broker_subscribe_ex(b_, &raw, &s);
+        if (rc < 0) return detail::last_error(rc);
+        return Subscription(s);
+    }
+
+    BrokerStats stats() const {
+        cq_broker_stats st{};
+        st.struct_size = sizeof st;
+        detail::check(::broker_stats(b_, &st));
+        return st;
+    }
+    /** The topics in the directory. */
+    std::vector<std::string> topics() const {
+        std::string text = fetch_text(&::broker_topics);
+        std::vector<std::string> out;
+        size_t pos = 0;
+        while (pos < text.size()) {
+            size_t nl = text.find('\n', pos);
+            if (nl == std::string::npos) nl = text.size();
+            if (nl > pos) out.emplace_back(text.substr(pos, nl - pos));
+            pos = nl + 1;
+        }
+        return out;
+    }
+    /** Every metric in the Prometheus text format. */
+    std::string metrics() const { return fetch_text(&::broker_metrics); }
+
+  private:
+    explicit Broker(cq_broker *b) noexcept : b_(b) {}
+    void reset() noexcept {
+        if (b_) ::broker_close(std::exchange(b_, nullptr));
+    }
+    std::string fetch_text(int (*fn)(cq_broker *, char *, size_t, size_t *)) const {
+        std::string buf(4096, '\0');
+        for (;;) {
+            size_t needed = 0;
+            int rc = fn(b_, buf.data(), buf.size(), &needed);
+            if (rc == CQ_EMSGSIZE && needed > buf.size()) {
+                buf.resize(needed);
+                continue;
+            }
+            detail::check(rc);
+            buf.resize(std::strlen(buf.c_str()));
+            return buf;
+        }
+    }
+    cq_broker *b_ = nullptr;
 };
 
 }  // namespace cqueue

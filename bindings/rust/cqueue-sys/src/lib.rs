@@ -1,4 +1,5 @@
-//! Raw bindings to the C API of libcqueue (`cqueue/common.h`, `queue.h`, `pool.h`),
+//! Raw bindings to the C API of libcqueue (`cqueue/common.h`, `queue.h`, `pool.h`,
+//! `broker.h`),
 //! written by hand from the headers. Everything here is `unsafe` to call; the
 //! `cqueue` crate is the safe API.
 //!
@@ -163,6 +164,130 @@ pub struct cq_pool_stats {
     pub message_failures: u64,
 }
 
+// ---- broker.h -----------------------------------------------------------------------
+
+/// Opaque broker handle.
+#[repr(C)]
+pub struct cq_broker {
+    _private: [u8; 0],
+}
+
+/// Opaque subscription handle.
+#[repr(C)]
+pub struct cq_subscription {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct cq_message {
+    pub offset: u64,
+    pub timestamp_ns: i64,
+    pub topic: *const c_char,
+    pub data: *const c_void,
+    pub len: usize,
+}
+
+pub const CQ_SUB_DURABLE: u32 = 1 << 0;
+pub const CQ_SUB_EARLIEST: u32 = 1 << 1;
+
+pub const CQ_FSYNC_NONE: u32 = 0;
+pub const CQ_FSYNC_INTERVAL: u32 = 1;
+pub const CQ_FSYNC_GROUP: u32 = 2;
+pub const CQ_FSYNC_ALWAYS: u32 = 3;
+
+pub const CQ_OVERFLOW_BLOCK: u32 = 0;
+pub const CQ_OVERFLOW_FAIL: u32 = 1;
+pub const CQ_OVERFLOW_DROP: u32 = 2;
+
+pub const CQ_BROKER_MAX_MESSAGE_SIZE: u32 = 16 * 1024 * 1024;
+pub const CQ_BROKER_MIN_SEGMENT_SIZE: u32 = 64 * 1024;
+pub const CQ_BROKER_MAX_SEGMENT_SIZE: u32 = 256 * 1024 * 1024;
+pub const CQ_BROKER_DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024 * 1024;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cq_broker_options {
+    pub struct_size: u32,
+    pub fsync_policy: u32,
+    pub fsync_interval_ms: u32,
+    pub overflow_policy: u32,
+    pub segment_size: u64,
+    pub retention_bytes: u64,
+    pub retention_age_ns: i64,
+    pub block_timeout_ns: i64,
+    pub hole_timeout_ns: i64,
+    pub mode: u32,
+    pub reserved: u32,
+}
+
+pub const CQ_START_DEFAULT: u32 = 0;
+pub const CQ_START_EARLIEST: u32 = 1;
+pub const CQ_START_LATEST: u32 = 2;
+pub const CQ_START_OFFSET: u32 = 3;
+pub const CQ_START_TIME: u32 = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct cq_subscribe_options {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub pattern: *const c_char,
+    pub subscriber_id: *const c_char,
+    pub start: u32,
+    pub reserved: u32,
+    pub start_value: i64,
+}
+
+impl Default for cq_subscribe_options {
+    /// `CQ_SUBSCRIBE_OPTIONS_INIT`.
+    fn default() -> Self {
+        cq_subscribe_options {
+            struct_size: core::mem::size_of::<cq_subscribe_options>() as u32,
+            flags: 0,
+            pattern: core::ptr::null(),
+            subscriber_id: core::ptr::null(),
+            start: CQ_START_DEFAULT,
+            reserved: 0,
+            start_value: 0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cq_broker_stats {
+    pub struct_size: u32,
+    pub topics: u32,
+    pub published: u64,
+    pub published_bytes: u64,
+    pub delivered: u64,
+    pub fsyncs: u64,
+    pub holes_skipped: u64,
+    pub segments_deleted: u64,
+    pub publish_failures: u64,
+    pub sync_failed: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cq_subscription_stats {
+    pub struct_size: u32,
+    pub durable: u32,
+    pub delivered: u64,
+    pub missed: u64,
+    pub next_offset: u64,
+    pub acked_offset: u64,
+    pub end_offset: u64,
+    pub durable_offset: u64,
+    pub lag_records: u64,
+    pub lag_bytes: u64,
+}
+
+pub type cq_push_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, msg: *const cq_message) -> c_int>;
+
 extern "C" {
     pub fn cq_strerror(code: c_int) -> *const c_char;
     pub fn cq_last_error() -> *const c_char;
@@ -216,4 +341,74 @@ extern "C" {
     pub fn pool_cancel_token_cancel(t: *mut cq_cancel_token) -> c_int;
     pub fn pool_cancel_token_is_cancelled(t: *const cq_cancel_token) -> c_int;
     pub fn pool_cancel_token_destroy(t: *mut cq_cancel_token);
+    pub fn cq_broker_options_init(opts: *mut cq_broker_options);
+    pub fn broker_open(
+        dir: *const c_char,
+        opts: *const cq_broker_options,
+        out: *mut *mut cq_broker,
+    ) -> c_int;
+    pub fn broker_close(b: *mut cq_broker) -> c_int;
+    pub fn broker_publish(
+        b: *mut cq_broker,
+        topic: *const c_char,
+        data: *const c_void,
+        len: usize,
+        offset_out: *mut u64,
+    ) -> c_int;
+    pub fn broker_publish_batch(
+        b: *mut cq_broker,
+        topic: *const c_char,
+        msgs: *const cq_iov,
+        count: usize,
+        first_offset_out: *mut u64,
+    ) -> c_int;
+    pub fn broker_subscribe(
+        b: *mut cq_broker,
+        pattern: *const c_char,
+        subscriber_id: *const c_char,
+        flags: u32,
+        out: *mut *mut cq_subscription,
+    ) -> c_int;
+    pub fn broker_subscribe_ex(
+        b: *mut cq_broker,
+        opts: *const cq_subscribe_options,
+        out: *mut *mut cq_subscription,
+    ) -> c_int;
+    pub fn broker_poll(s: *mut cq_subscription, msg: *mut cq_message, timeout_ns: i64) -> c_int;
+    pub fn broker_poll_batch(
+        s: *mut cq_subscription,
+        msgs: *mut cq_message,
+        max: usize,
+        timeout_ns: i64,
+    ) -> c_int;
+    pub fn broker_ack(s: *mut cq_subscription, topic: *const c_char, offset: u64) -> c_int;
+    pub fn broker_seek(s: *mut cq_subscription, topic: *const c_char, offset: u64) -> c_int;
+    pub fn broker_seek_time(s: *mut cq_subscription, timestamp_ns: i64) -> c_int;
+    pub fn broker_unsubscribe(s: *mut cq_subscription) -> c_int;
+    pub fn broker_subscribe_push(
+        b: *mut cq_broker,
+        opts: *const cq_subscribe_options,
+        pool: *mut cq_pool,
+        handler: cq_push_fn,
+        ctx: *mut c_void,
+        out: *mut *mut cq_subscription,
+    ) -> c_int;
+    pub fn broker_stats(b: *mut cq_broker, out: *mut cq_broker_stats) -> c_int;
+    pub fn broker_subscription_stats(
+        s: *mut cq_subscription,
+        topic: *const c_char,
+        out: *mut cq_subscription_stats,
+    ) -> c_int;
+    pub fn broker_metrics(
+        b: *mut cq_broker,
+        buf: *mut c_char,
+        cap: usize,
+        needed: *mut usize,
+    ) -> c_int;
+    pub fn broker_topics(
+        b: *mut cq_broker,
+        buf: *mut c_char,
+        cap: usize,
+        needed: *mut usize,
+    ) -> c_int;
 }

@@ -1,5 +1,6 @@
 //! Safe Rust API for libcqueue: a lock-free MPMC queue in named shared memory
-//! ([`Queue`]) and a bounded worker pool ([`Pool`]).
+//! ([`Queue`]), a bounded worker pool ([`Pool`]) and a durable publish/subscribe
+//! broker over memory-mapped logs ([`Broker`], [`Subscription`]).
 //!
 //! ```no_run
 //! use cqueue::{Queue, QueueOptions};
@@ -20,7 +21,12 @@ use std::time::Duration;
 
 pub use cqueue_sys as sys;
 
+mod broker;
 mod pool;
+pub use broker::{
+    Broker, BrokerOptions, BrokerStats, Message, Start, SubscribeOptions, Subscription,
+    SubscriptionStats,
+};
 pub use pool::{CancelToken, JobOptions, JobOutcome, Pool, PoolOptions, PoolStats, Priority};
 
 /// Error of a libcqueue call: the `CQ_E*` code plus the library's detail.
