@@ -1,5 +1,10 @@
 #include "cli.hpp"
 
+#include <sys/types.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 namespace cqcli {
 
 LibError::LibError(int code_, std::string detail_, std::string context_)
@@ -54,6 +59,23 @@ cq_queue_stats queue_stats(cq_queue *q) {
     cq_queue_stats s = CQ_QUEUE_STATS_INIT;
     check(cq_stats(q, &s));
     return s;
+}
+
+void for_each_stdin_line(const std::function<void(const char *, size_t)> &each) {
+    // Frees the buffer getline() (re)allocates, also when each() throws.
+    struct LineBuffer {
+        char *data = nullptr;
+        size_t cap = 0;
+        ~LineBuffer() { std::free(data); }
+    } line;
+    for (;;) {
+        ssize_t n = ::getline(&line.data, &line.cap, stdin);
+        if (n < 0) break;
+        size_t len = static_cast<size_t>(n);
+        if (len > 0 && line.data[len - 1] == '\n') --len;
+        each(line.data, len);
+    }
+    if (std::ferror(stdin)) throw SysError("reading stdin failed");
 }
 
 }  // namespace cqcli

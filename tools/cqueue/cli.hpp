@@ -4,7 +4,9 @@
 
 #include <cqueue/cqueue.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -73,5 +75,9 @@ class UnlinkGuard {
   private:
     std::string name_;
 };
+
+// Calls each(line, len) for every line of stdin, without its '\n'; throws
+// SysError if reading fails (send and pub).
+void for_each_stdin_line(const std::function<void(const char *, size_t)> &each);
 
 }  // namespace cqcli

@@ -93,26 +93,8 @@ class Publisher {
     uint64_t published_ = 0;
 };
 
-// Frees the line buffer that getline() (re)allocates.
-struct LineBuffer {
-    char *data = nullptr;
-    size_t cap = 0;
-    LineBuffer() = default;
-    LineBuffer(const LineBuffer &) = delete;
-    LineBuffer &operator=(const LineBuffer &) = delete;
-    ~LineBuffer() { std::free(data); }
-};
-
 void publish_stdin_lines(Publisher &pub) {
-    LineBuffer line;
-    for (;;) {
-        ssize_t n = ::getline(&line.data, &line.cap, stdin);
-        if (n < 0) break;
-        size_t len = static_cast<size_t>(n);
-        if (len > 0 && line.data[len - 1] == '\n') --len;
-        pub.publish(line.data, len);
-    }
-    if (std::ferror(stdin)) throw SysError("reading stdin failed");
+    for_each_stdin_line([&](const char *line, size_t len) { pub.publish(line, len); });
 }
 
 // stdin is a pipe or a terminal: lines come one by one, show each offset at once.

@@ -49,26 +49,8 @@ class Sender {
     uint64_t sent_ = 0;
 };
 
-// Frees the line buffer that getline() (re)allocates.
-struct LineBuffer {
-    char *data = nullptr;
-    size_t cap = 0;
-    LineBuffer() = default;
-    LineBuffer(const LineBuffer &) = delete;
-    LineBuffer &operator=(const LineBuffer &) = delete;
-    ~LineBuffer() { std::free(data); }
-};
-
 void send_stdin_lines(Sender &sender) {
-    LineBuffer line;
-    for (;;) {
-        ssize_t n = ::getline(&line.data, &line.cap, stdin);
-        if (n < 0) break;
-        size_t len = static_cast<size_t>(n);
-        if (len > 0 && line.data[len - 1] == '\n') --len;
-        sender.send(line.data, len);
-    }
-    if (std::ferror(stdin)) throw SysError("reading stdin failed");
+    for_each_stdin_line([&](const char *line, size_t len) { sender.send(line, len); });
 }
 
 }  // namespace
