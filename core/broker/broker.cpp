@@ -218,12 +218,13 @@ void Broker::interval_loop() {
     }
 }
 
-Errc Broker::topic(const std::string &name, bool create, std::shared_ptr<Topic> *out) {
+Errc Broker::topic(std::string_view name_view, bool create, std::shared_ptr<Topic> *out) {
     std::lock_guard lock(topics_mu_);
-    if (auto it = topics_.find(name); it != topics_.end()) {
+    if (auto it = topics_.find(name_view); it != topics_.end()) {
         *out = it->second;
         return Errc::ok;
     }
+    const std::string name(name_view);  // a miss: opening a topic
     struct stat st;
     const std::string dir = dir_ + "/topics/" + name;
     if (::stat((dir + "/CORRUPT").c_str(), &st) == 0) {
@@ -244,7 +245,7 @@ Errc Broker::topic(const std::string &name, bool create, std::shared_ptr<Topic> 
     return Errc::ok;
 }
 
-Errc Broker::publish(const std::string &name, const Message *msgs, size_t n, uint64_t *first,
+Errc Broker::publish(std::string_view name, const Message *msgs, size_t n, uint64_t *first,
                      size_t *done) {
     *done = 0;
     std::shared_ptr<Topic> t;

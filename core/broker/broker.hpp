@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,8 +25,8 @@ class Broker {
     ~Broker();
     Errc close();
 
-    Errc topic(const std::string &name, bool create, std::shared_ptr<Topic> *out);
-    Errc publish(const std::string &topic, const Message *msgs, size_t n, uint64_t *first,
+    Errc topic(std::string_view name, bool create, std::shared_ptr<Topic> *out);
+    Errc publish(std::string_view topic, const Message *msgs, size_t n, uint64_t *first,
                  size_t *done);
     // Names of the topics on disk now, sorted.
     Errc topic_names(std::vector<std::string> *out) const;
@@ -53,7 +54,7 @@ class Broker {
     BrokerControl *ctl_ = nullptr;
     int slot_ = -1;
     mutable std::mutex topics_mu_;
-    std::map<std::string, std::shared_ptr<Topic>> topics_;
+    std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;  // found by string_view
     std::thread interval_;
     std::mutex interval_mu_;
     std::condition_variable interval_cv_;

@@ -190,8 +190,12 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
     uint64_t last_end = 0;
     size_t done = 0;
     while (done < n) {
-        std::shared_ptr<Segment> seg;
-        if (Errc e = active(&seg); e != Errc::ok) return e;
+        // The segment we wrote to last, unless the topic rolled since: no
+        // cache lookup (a mutex and a map) per publish.
+        const uint64_t active_base = ctl_->active_base.load(std::memory_order_acquire);
+        if (!writing_ || writing_->base() != active_base)
+            if (Errc e = segment(active_base, &writing_); e != Errc::ok) return e;
+        const std::shared_ptr<Segment> &seg = writing_;
         SegmentHeader &h = seg->header();
         const uint64_t room = seg->size() - kSegmentHeaderSize;
         // As many of the remaining messages as go in one reservation (at
@@ -240,10 +244,10 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
             done += k;
             *appended = done;
             last_end = seg->base() + cnt + k;
+            uint64_t bytes = 0;
+            for (size_t i = done - k; i < done; ++i) bytes += msgs[i].len;
             ctx_->stats->published.fetch_add(k, std::memory_order_relaxed);
-            for (size_t i = 0; i < k; ++i)
-                ctx_->stats->published_bytes.fetch_add(msgs[done - k + i].len,
-                                                       std::memory_order_relaxed);
+            ctx_->stats->published_bytes.fetch_add(bytes, std::memory_order_relaxed);
             wake_pollers(ctx_->bctl);
             continue;
         }

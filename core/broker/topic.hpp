@@ -126,7 +126,8 @@ class Topic {
     Fd ctl_fd_;
     Mapping ctl_map_;
     TopicControl *ctl_ = nullptr;
-    std::mutex publish_mu_;  // publishes of this handle to this topic
+    std::mutex publish_mu_;             // publishes of this handle to this topic
+    std::shared_ptr<Segment> writing_;  // the segment publish wrote to last (under publish_mu_)
     std::mutex segs_mu_;
     std::map<uint64_t, std::shared_ptr<Segment>> segs_;
     std::atomic<bool> slot_attached_{false};
