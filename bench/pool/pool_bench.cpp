@@ -124,8 +124,8 @@ double job_cost(const Config &c) {
 
 // The ceiling on this machine: w plain threads placed as the workers, each
 // running its share of n ~1 us jobs, no queue at all. On a VM whose vCPUs
-// are not equal (here CPU 0 runs a spin loop ~1.4x slower while CPU 1 is
-// busy) this is below job_cost / w, and no pool can beat it.
+// are not equal when both are busy this is below job_cost / w, and no pool
+// can beat it (compare the cq/ideal and cq/raw columns of one run).
 double raw_parallel(const Config &c, uint32_t w, uint64_t n) {
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     std::vector<std::thread> ts;
