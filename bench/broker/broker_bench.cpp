@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xproc/machine.hpp"
+
 namespace {
 
 constexpr size_t kRecord = 64;
@@ -535,20 +537,6 @@ Latency latency(uint64_t n) {
             pct(del, 0.5), pct(del, 0.99), pct(del, 0.999)};
 }
 
-std::string machine() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line, model = "?";
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) {
-            model = line.substr(line.find(':') + 2);
-            break;
-        }
-    utsname u{};
-    uname(&u);
-    return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs, " +
-           u.release;
-}
-
 // Fan-out runs: the median (by deliveries/s) of `reps`, and the best rate.
 struct Runs {
     FanoutResult median;
@@ -592,7 +580,7 @@ int main(int argc, char **argv) {
     std::printf(
         "# bench_broker, %d records/run of %zu bytes, fan-out: median of %d runs (and the best)\n"
         "# machine: %s\n# command: %s\n",
-        int(n), kRecord, reps, machine().c_str(), cmd.c_str());
+        int(n), kRecord, reps, cqb::machine_line().c_str(), cmd.c_str());
     std::printf("\n## 1. fan-out: 1 publisher -> %d subscriber processes (deliveries/s)\n", subs);
     std::printf("%-22s %14s %14s %19s %10s\n", "system", "median/s", "best/s", "delivered", "cq/x");
     const Runs cq = runs_of(reps, [&] { return fanout_cqueue(subs, n); });

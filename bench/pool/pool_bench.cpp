@@ -32,6 +32,8 @@
 
 #include "bench/pool/naive_pool.hpp"
 
+#include "bench/xproc/machine.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -223,20 +225,6 @@ double median(int reps, F f) {
     return v[v.size() / 2];
 }
 
-std::string machine() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line, model = "?";
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) {
-            model = line.substr(line.find(':') + 2);
-            break;
-        }
-    utsname u{};
-    uname(&u);
-    return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs online, " +
-           u.sysname + " " + u.release;
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -264,8 +252,8 @@ int main(int argc, char **argv) {
     std::printf(
         "# machine: %s\n# command: %s\n# libcqueue %s, oneTBB %d.%d, ~1 us job = %llu "
         "spin iterations\n",
-        machine().c_str(), cmd.c_str(), cq_version(), TBB_VERSION_MAJOR, TBB_VERSION_MINOR,
-        static_cast<unsigned long long>(g_spin_iters));
+        cqb::machine_line().c_str(), cmd.c_str(), cq_version(), TBB_VERSION_MAJOR,
+        TBB_VERSION_MINOR, static_cast<unsigned long long>(g_spin_iters));
     std::printf("%-10s %-7s %-8s %12s %12s %12s %10s %10s %10s %10s %8s\n", "job", "workers",
                 "submit", "cqueue", "naive", "tbb", "naive/cq", "tbb/cq", "ideal", "cq/ideal",
                 "cq/raw");

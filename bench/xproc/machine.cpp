@@ -69,6 +69,13 @@ std::string machine_description() {
     return s.str();
 }
 
+std::string machine_line() {
+    utsname u{};
+    uname(&u);
+    return lscpu_model_name() + ", " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+           " CPUs online, " + u.sysname + " " + u.release + ", load average " + load_average();
+}
+
 std::string load_average() {
     std::ifstream in("/proc/loadavg");
     std::string l;

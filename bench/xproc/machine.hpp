@@ -9,6 +9,9 @@ namespace cqb {
 
 // "model name, N CPUs online, kernel ..." lines for the report header.
 std::string machine_description();
+// The same on one line, with the load average: the "# machine:" line of
+// bench_pool and bench_broker.
+std::string machine_line();
 // /proc/loadavg, as one line.
 std::string load_average();
 // Whether MEMBARRIER_CMD_GLOBAL_EXPEDITED is available (the library's
