@@ -3,6 +3,7 @@
  * cache). Count instructions, which the machine's noise does not change:
  *   valgrind --tool=callgrind build-bench/bench/handle_switch K N
  * or time it: build-bench/bench/handle_switch K N   (prints ns per pair) */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getpid under -std=c11 */
 #include <cqueue/cqueue.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * machine's noise:
  *   valgrind --tool=callgrind build-bench/bench/broker/publish_loop DIR 100000
  * or timed: build-bench/bench/broker/publish_loop DIR N   (prints ns/publish) */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getpid under -std=c11 */
 #include <cqueue/cqueue.h>
 #include <stdio.h>
 #include <stdlib.h>
