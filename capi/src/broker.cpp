@@ -26,6 +26,10 @@ struct cq_subscription {
     cq_broker *owner;
     std::unique_ptr<bk::Subscription> impl;  // null for a push subscription
     std::unique_ptr<bk::PushDelivery> push;
+    // The user's push handler (one of the two) and its context.
+    cq_push_fn push_one = nullptr;
+    cq_push_batch_fn push_batch = nullptr;
+    void *push_ctx = nullptr;
 };
 
 static_assert(sizeof(cq_message) == sizeof(bk::Delivered) &&
@@ -253,23 +257,59 @@ int broker_subscribe_ex(cq_broker *b, const cq_subscribe_options *opts, cq_subsc
     });
 }
 
+namespace {
+// The core hands records over as bk::Delivered; the user's handler takes
+// cq_message (same fields, converted rather than cast).
+int push_one_tramp(void *ctx, const bk::Delivered *d) {
+    auto *s = static_cast<cq_subscription *>(ctx);
+    cq_message m;
+    to_c(*d, &m);
+    return s->push_one(s->push_ctx, &m);
+}
+
+size_t push_batch_tramp(void *ctx, const bk::Delivered *d, size_t count) {
+    auto *s = static_cast<cq_subscription *>(ctx);
+    cq_message m[bk::kPushBatch];
+    if (count > bk::kPushBatch) count = bk::kPushBatch;
+    for (size_t i = 0; i < count; ++i) to_c(d[i], &m[i]);
+    return s->push_batch(s->push_ctx, m, count);
+}
+
+int subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool, cq_push_fn one,
+                   cq_push_batch_fn batch, void *ctx, cq_subscription **out, const char *fn) {
+    if (!out) return to_int(cq::fail(Errc::inval, "%s: out is NULL", fn));
+    *out = nullptr;
+    if (!pool || (!one && !batch))
+        return to_int(cq::fail(Errc::inval, "%s: pool or handler is NULL", fn));
+    std::unique_ptr<bk::Subscription> sub;
+    if (int r = make_subscription(b, opts, fn, &sub); r != CQ_OK) return r;
+    auto s = std::make_unique<cq_subscription>();
+    s->owner = b;
+    s->push_one = one;
+    s->push_batch = batch;
+    s->push_ctx = ctx;
+    if (Errc e = bk::PushDelivery::start(std::move(sub), reinterpret_cast<cq::Pool *>(pool),
+                                         one ? push_one_tramp : nullptr,
+                                         batch ? push_batch_tramp : nullptr, s.get(), &s->push);
+        e != Errc::ok)
+        return to_int(e);
+    *out = s.release();
+    return CQ_OK;
+}
+}  // namespace
+
 int broker_subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool,
                           cq_push_fn handler, void *ctx, cq_subscription **out) {
     return guard([&] {
-        if (!out) return inval("broker_subscribe_push: out is NULL");
-        *out = nullptr;
-        if (!pool || !handler) return inval("broker_subscribe_push: pool or handler is NULL");
-        std::unique_ptr<bk::Subscription> sub;
-        if (int r = make_subscription(b, opts, "broker_subscribe_push", &sub); r != CQ_OK) return r;
-        auto s = std::make_unique<cq_subscription>();
-        s->owner = b;
-        if (Errc e =
-                bk::PushDelivery::start(std::move(sub), reinterpret_cast<cq::Pool *>(pool),
-                                        reinterpret_cast<bk::PushHandler>(handler), ctx, &s->push);
-            e != Errc::ok)
-            return to_int(e);
-        *out = s.release();
-        return CQ_OK;
+        return subscribe_push(b, opts, pool, handler, nullptr, ctx, out, "broker_subscribe_push");
+    });
+}
+
+int broker_subscribe_push_batch(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool,
+                                cq_push_batch_fn handler, void *ctx, cq_subscription **out) {
+    return guard([&] {
+        return subscribe_push(b, opts, pool, nullptr, handler, ctx, out,
+                              "broker_subscribe_push_batch");
     });
 }
 

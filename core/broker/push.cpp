@@ -6,25 +6,39 @@
 
 #include "core/shm/futex.hpp"
 #include "core/util/clock.hpp"
+#include "core/util/errors.hpp"
 
 namespace cq::broker {
 namespace {
 
-constexpr size_t kBatch = 64;
+constexpr size_t kBatch = kPushBatch;
 
 struct Batch {
     PushHandler handler;
+    PushBatchHandler batch_handler;
     void *ctx;
     Delivered msgs[kBatch];
-    int results[kBatch];
+    int results[kBatch];  // 0: handled; anything else: failed or not run
     size_t n = 0;
     int status = 0;
     std::atomic<uint32_t> done{0};  // futex word: the job's cleanup ran
 };
 
+// results[i]: 0 handled, 1 failed, -1 not run (delivered again).
 void run_batch(void *arg) {
     auto *b = static_cast<Batch *>(arg);
-    for (size_t i = 0; i < b->n; ++i) b->results[i] = b->handler(b->ctx, &b->msgs[i]);
+    if (b->batch_handler) {
+        // If the handler throws, the whole batch failed.
+        for (size_t i = 0; i < b->n; ++i) b->results[i] = 1;
+        const size_t handled = b->batch_handler(b->ctx, b->msgs, b->n);
+        for (size_t i = handled; i < b->n; ++i) b->results[i] = i == handled ? 1 : -1;
+        for (size_t i = 0; i < b->n && i < handled; ++i) b->results[i] = 0;
+        return;
+    }
+    for (size_t i = 0; i < b->n; ++i) {
+        b->results[i] = 1;  // stays failed if the handler throws
+        b->results[i] = b->handler(b->ctx, &b->msgs[i]) == 0 ? 0 : 1;
+    }
 }
 
 // Runs exactly once per accepted job, after it or instead of it.
@@ -38,11 +52,13 @@ void batch_done(void *arg, int status) {
 }  // namespace
 
 Errc PushDelivery::start(std::unique_ptr<Subscription> sub, Pool *pool, PushHandler handler,
-                         void *ctx, std::unique_ptr<PushDelivery> *out) {
+                         PushBatchHandler batch_handler, void *ctx,
+                         std::unique_ptr<PushDelivery> *out) {
     std::unique_ptr<PushDelivery> p(new PushDelivery);
     p->sub_ = std::move(sub);
     p->pool_ = pool;
     p->handler_ = handler;
+    p->batch_handler_ = batch_handler;
     p->ctx_ = ctx;
     PushDelivery *self = p.get();
     p->thread_ = std::thread([self] { self->loop(); });
@@ -63,6 +79,7 @@ Errc PushDelivery::stop() {
 void PushDelivery::loop() {
     auto b = std::make_unique<Batch>();
     b->handler = handler_;
+    b->batch_handler = batch_handler_;
     b->ctx = ctx_;
     while (!stop_.load(std::memory_order_acquire)) {
         size_t got = 0;
@@ -85,14 +102,23 @@ void PushDelivery::loop() {
         if (e != Errc::ok) return;  // pool closed or stopping: nothing of the batch acknowledged
         while (!b->done.load(std::memory_order_acquire))
             futex_wait(reinterpret_cast<const uint32_t *>(&b->done), 0, UINT64_MAX);
-        if (b->status != 0) return;  // cancelled at the pool's shutdown: redelivered later
+        // Cancelled at the pool's shutdown: nothing ran, and nothing will.
+        // A job that failed (the handler threw, or called pool_job_fail)
+        // counts its records from the first not handled as failed.
+        if (b->status == to_int(Errc::canceled)) return;
         // Per topic, acknowledge up to the first record whose handler failed.
         // A topic whose handler failed once is not acknowledged any further
         // in this subscription's life (acks are cumulative): the failed
         // record and what follows are redelivered to the next subscription.
-        std::map<std::string, uint64_t> ack;
+        // Records that did not run (after a failure in the same job) are
+        // delivered again: each of their topics goes back to the first.
+        std::map<std::string, uint64_t> ack, again;
         for (size_t i = 0; i < got; ++i) {
             const std::string topic = b->msgs[i].topic;
+            if (b->results[i] < 0) {
+                again.try_emplace(topic, b->msgs[i].offset);
+                continue;
+            }
             if (b->results[i] != 0) failures_.fetch_add(1, std::memory_order_relaxed);
             if (stopped_.count(topic)) continue;
             if (b->results[i] != 0) {
@@ -102,6 +128,7 @@ void PushDelivery::loop() {
             ack[topic] = b->msgs[i].offset;
         }
         for (auto &[topic, offset] : ack) sub_->ack(topic, offset);  // durable only persists
+        for (auto &[topic, offset] : again) sub_->seek(topic.c_str(), offset);
     }
 }
 

@@ -2,6 +2,9 @@
 // handler's failure, stopped by unsubscribe or by the pool's shutdown.
 #include <atomic>
 #include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -79,6 +82,228 @@ TEST(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
     broker_close(b);
 }
 
+// A batch handler that records what it was given, and at one offset handles
+// only what came before it (a short return), or throws there.
+struct BatchSeen {
+    std::mutex mu;
+    std::vector<std::pair<std::string, uint64_t>> seen;  // every record handed over, in order
+    std::vector<size_t> sizes;
+    uint64_t short_at = UINT64_MAX;  // return the index of this offset (topic "p")
+    uint64_t throw_at = UINT64_MAX;  // throw when a call holds it (topic "p")
+    bool thrown = false;
+    std::atomic<size_t> calls{0};
+};
+
+size_t batch_handler(void *ctx, const cq_message *m, size_t n) {
+    auto *s = static_cast<BatchSeen *>(ctx);
+    size_t ret = n;
+    bool do_throw = false;
+    {
+        std::lock_guard lock(s->mu);
+        s->sizes.push_back(n);
+        for (size_t i = 0; i < n; ++i) {
+            s->seen.emplace_back(m[i].topic, m[i].offset);
+            if (std::string(m[i].topic) == "p" && m[i].offset == s->short_at && ret == n) ret = i;
+            if (std::string(m[i].topic) == "p" && m[i].offset == s->throw_at && !s->thrown)
+                do_throw = s->thrown = true;
+        }
+    }
+    s->calls.fetch_add(1);
+    if (do_throw) throw std::runtime_error("handler failed");
+    return ret + 7 * (ret == n);  // above count counts as count
+}
+
+// Waits until the handler saw offset `last` of topic "p".
+void wait_for_offset(BatchSeen &s, uint64_t last) {
+    for (int i = 0; i < 10000; ++i) {
+        {
+            std::lock_guard lock(s.mu);
+            for (auto &[t, o] : s.seen)
+                if (t == "p" && o == last) return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+void wait_for_count(BatchSeen &s, size_t n) {
+    for (int i = 0; i < 10000; ++i) {
+        {
+            std::lock_guard lock(s.mu);
+            if (s.seen.size() >= n) return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+cq_subscription *push_batch_sub(cq_broker *b, cq_pool *pool, BatchSeen *seen, const char *id) {
+    cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
+    o.pattern = "*";
+    o.subscriber_id = id;
+    o.flags = CQ_SUB_DURABLE | CQ_SUB_EARLIEST;
+    cq_subscription *s = nullptr;
+    EXPECT_EQ(broker_subscribe_push_batch(b, &o, pool, batch_handler, seen, &s), CQ_OK)
+        << cq_last_error();
+    return s;
+}
+
+TEST(BrokerPush, BatchHandlerTakesRunsInOrderAndAShortReturnRedeliversTheRest) {
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_pool *pool = make_pool();
+    // Published before subscribing, so the first calls get full batches.
+    for (int i = 0; i < 1000; ++i) publish(b, "p", std::to_string(i));
+    BatchSeen seen;
+    seen.short_at = 300;
+    cq_subscription *s = push_batch_sub(b, pool, &seen, "batcher");
+    ASSERT_NE(s, nullptr);
+    wait_for_offset(seen, 999);
+    ASSERT_EQ(broker_unsubscribe(s), CQ_OK);
+    {
+        std::lock_guard lock(seen.mu);
+        size_t most = 0;
+        for (size_t n : seen.sizes) {
+            EXPECT_GE(n, 1u);
+            EXPECT_LE(n, 64u);
+            most = std::max(most, n);
+        }
+        EXPECT_EQ(most, 64u);
+        EXPECT_LT(seen.sizes.size(), 100u);  // batches, not one call per record
+        // Every offset in order, up to the end of the call that held 300
+        // (it failed there); then from 301 again (the call did not handle
+        // what came after 300).
+        size_t at = 0;
+        uint64_t end_of_failed_call = 0;
+        for (size_t n : seen.sizes) {
+            if (seen.seen[at].second <= 300 && seen.seen[at + n - 1].second >= 300) {
+                end_of_failed_call = seen.seen[at + n - 1].second;
+                break;
+            }
+            at += n;
+        }
+        std::vector<uint64_t> want, got;
+        for (uint64_t o = 0; o <= end_of_failed_call; ++o) want.push_back(o);
+        for (uint64_t o = 301; o < 1000; ++o) want.push_back(o);
+        for (auto &[t, o] : seen.seen) got.push_back(o);
+        EXPECT_EQ(got, want);
+    }
+    // Acknowledged up to 299: a new subscription resumes at the failed record.
+    cq_subscription *pull = nullptr;
+    ASSERT_EQ(broker_subscribe(b, "p", "batcher", CQ_SUB_DURABLE, &pull), CQ_OK);
+    auto rest = drain(pull);
+    ASSERT_EQ(rest.size(), 700u);
+    EXPECT_EQ(rest[0].offset, 300u);
+    broker_unsubscribe(pull);
+    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(pool);
+    broker_close(b);
+}
+
+TEST(BrokerPush, ThrowingBatchHandlerFailsItsWholeCallAndDeliveryGoesOn) {
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_pool *pool = make_pool();
+    for (int i = 0; i < 200; ++i) {
+        publish(b, "p", std::to_string(i));
+        publish(b, "other", std::to_string(i));
+    }
+    BatchSeen seen;
+    seen.throw_at = 100;
+    cq_subscription *s = push_batch_sub(b, pool, &seen, "thrower");
+    ASSERT_NE(s, nullptr);
+    wait_for_count(seen, 400);
+    ASSERT_EQ(broker_unsubscribe(s), CQ_OK);
+    cq_pool_stats ps = CQ_POOL_STATS_INIT;
+    ASSERT_EQ(pool_stats(pool, &ps), CQ_OK);
+    EXPECT_EQ(ps.failed, 1u);
+    uint64_t first_of_failed_call_p = UINT64_MAX;
+    uint64_t first_of_failed_call_other = UINT64_MAX;
+    {
+        std::lock_guard lock(seen.mu);
+        size_t at = 0;
+        for (size_t n : seen.sizes) {
+            bool holds = false;
+            for (size_t i = at; i < at + n; ++i)
+                holds |= seen.seen[i].first == "p" && seen.seen[i].second == 100;
+            if (holds) {
+                for (size_t i = at; i < at + n; ++i) {
+                    auto &first = seen.seen[i].first == "p" ? first_of_failed_call_p
+                                                            : first_of_failed_call_other;
+                    first = std::min(first, seen.seen[i].second);
+                }
+                break;
+            }
+            at += n;
+        }
+        // Nothing was delivered twice: a thrown call is failed, not retried.
+        std::set<std::pair<std::string, uint64_t>> uniq(seen.seen.begin(), seen.seen.end());
+        EXPECT_EQ(uniq.size(), seen.seen.size());
+        EXPECT_EQ(uniq.size(), 400u);
+    }
+    ASSERT_NE(first_of_failed_call_p, UINT64_MAX);
+    // Each topic of the failed call resumes at its first record in it.
+    for (auto [topic, first] : {std::pair<const char *, uint64_t>{"p", first_of_failed_call_p},
+                                {"other", first_of_failed_call_other}}) {
+        cq_subscription *pull = nullptr;
+        ASSERT_EQ(broker_subscribe(b, topic, "thrower", CQ_SUB_DURABLE, &pull), CQ_OK);
+        auto rest = drain(pull);
+        if (first == UINT64_MAX) {
+            EXPECT_TRUE(rest.empty()) << topic;  // not in the failed call: all acknowledged
+        } else {
+            ASSERT_FALSE(rest.empty()) << topic;
+            EXPECT_EQ(rest[0].offset, first) << topic;
+            EXPECT_EQ(rest.size(), 200 - first) << topic;
+        }
+        broker_unsubscribe(pull);
+    }
+    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(pool);
+    broker_close(b);
+}
+
+int throwing_handler(void *ctx, const cq_message *m) {
+    auto *s = static_cast<Seen *>(ctx);
+    {
+        std::lock_guard lock(s->mu);
+        s->offsets.push_back(m->offset);
+    }
+    s->count.fetch_add(1);
+    if (m->offset == s->fail_at) throw std::runtime_error("handler failed");
+    return 0;
+}
+
+TEST(BrokerPush, ARecordHandlerThatThrowsFailsThatRecordAndTheRestOfItsJobRunsAgain) {
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_pool *pool = make_pool();
+    for (int i = 0; i < 300; ++i) publish(b, "p", std::to_string(i));
+    Seen seen;
+    seen.fail_at = 100;
+    cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
+    o.pattern = "p";
+    o.subscriber_id = "record-thrower";
+    o.flags = CQ_SUB_DURABLE | CQ_SUB_EARLIEST;
+    cq_subscription *s = nullptr;
+    ASSERT_EQ(broker_subscribe_push(b, &o, pool, throwing_handler, &seen, &s), CQ_OK);
+    wait_for(seen, 300);
+    ASSERT_EQ(broker_unsubscribe(s), CQ_OK);
+    {
+        std::lock_guard lock(seen.mu);
+        // Every record exactly once and in order: those after 100 in its job
+        // did not run when it threw, and came again in the next job.
+        ASSERT_EQ(seen.offsets.size(), 300u);
+        for (size_t i = 0; i < 300; ++i) ASSERT_EQ(seen.offsets[i], i);
+    }
+    cq_subscription *pull = nullptr;
+    ASSERT_EQ(broker_subscribe(b, "p", "record-thrower", CQ_SUB_DURABLE, &pull), CQ_OK);
+    auto rest = drain(pull);
+    ASSERT_EQ(rest.size(), 200u);
+    EXPECT_EQ(rest[0].offset, 100u);
+    broker_unsubscribe(pull);
+    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(pool);
+    broker_close(b);
+}
+
 TEST(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
     cqtest::TempDir d;
     cq_broker *b = open_broker(d.path());
@@ -89,6 +314,10 @@ TEST(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
     Seen seen;
     EXPECT_EQ(broker_subscribe_push(b, &o, nullptr, handler, &seen, &s), CQ_EINVAL);
     EXPECT_EQ(broker_subscribe_push(b, &o, pool, nullptr, &seen, &s), CQ_EINVAL);
+    EXPECT_EQ(broker_subscribe_push_batch(b, &o, pool, nullptr, &seen, &s), CQ_EINVAL);
+    EXPECT_EQ(broker_subscribe_push_batch(b, &o, nullptr, batch_handler, &seen, &s), CQ_EINVAL);
+    EXPECT_EQ(broker_subscribe_push_batch(b, nullptr, pool, batch_handler, &seen, &s), CQ_EINVAL);
+    EXPECT_EQ(broker_subscribe_push_batch(b, &o, pool, batch_handler, &seen, nullptr), CQ_EINVAL);
     o.pattern = "bad..pattern";
     EXPECT_EQ(broker_subscribe_push(b, &o, pool, handler, &seen, &s), CQ_EINVAL);
     o.pattern = "q";

@@ -266,8 +266,9 @@ CQ_API int broker_unsubscribe(cq_subscription *s);
  * (durable subscriptions persist acks once per batch); non-zero leaves it
  * and every later record of its topic unacknowledged for the rest of this
  * subscription's life (redelivered to the next one). A C++ exception
- * escaping it is caught by the pool (counted as a failed job; the batch's
- * records are not acknowledged).
+ * escaping it fails that record (the pool counts a failed job); the records
+ * after it in the same job did not run and are delivered again.
+ * pool_job_fail only counts the job as failed in the pool's stats.
  */
 typedef int (*cq_push_fn)(void *ctx, const cq_message *msg);
 
@@ -281,6 +282,32 @@ typedef int (*cq_push_fn)(void *ctx, const cq_message *msg);
  */
 CQ_API int broker_subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool,
                                  cq_push_fn handler, void *ctx, cq_subscription **out);
+
+/**
+ * Handler of a batch push subscription: called on a worker of the pool with
+ * the next count (1..64) records of the subscription, in order; msgs and
+ * the data they point to are valid during the call. Returns how many leading
+ * records it handled: they are acknowledged (durable subscriptions persist
+ * acks once per batch). A return k below count makes msgs[k] failed, as a
+ * non-zero return of cq_push_fn does (its topic is not acknowledged any
+ * further in this subscription's life; its later records keep coming and
+ * are redelivered to the next subscription), and delivers msgs[k+1..] again
+ * in the next call. Returns above count count as count. A C++ exception
+ * escaping it fails every record of the call.
+ *
+ * One call per batch is for languages whose every call from a library
+ * thread is expensive (Python, Java, Go): the crossing is paid per batch,
+ * not per record.
+ */
+typedef size_t (*cq_push_batch_fn)(void *ctx, const cq_message *msgs, size_t count);
+
+/**
+ * As broker_subscribe_push, with a handler that takes up to 64 records per
+ * call. Returns as broker_subscribe_push.
+ */
+CQ_API int broker_subscribe_push_batch(cq_broker *b, const cq_subscribe_options *opts,
+                                       cq_pool *pool, cq_push_batch_fn handler, void *ctx,
+                                       cq_subscription **out);
 
 /** Counters; out->struct_size must be set. */
 CQ_API int broker_stats(cq_broker *b, cq_broker_stats *out);
