@@ -327,8 +327,8 @@ int broker_poll(cq_subscription *s, cq_message *msg, int64_t timeout_ns) {
 
 int broker_poll_batch(cq_subscription *s, cq_message *msgs, size_t max, int64_t timeout_ns) {
     return guard([&] {
-        if (!s || !msgs || max == 0)
-            return inval("broker_poll_batch: s or msgs is NULL, or max is 0");
+        if (int r = pull_only(s, "broker_poll_batch"); r != CQ_OK) return r;
+        if (!msgs || max == 0) return inval("broker_poll_batch: msgs is NULL, or max is 0");
         const size_t n = max > 4096 ? 4096 : max;
         thread_local std::vector<bk::Delivered> d;
         d.resize(n);

@@ -48,6 +48,18 @@ static void cq_check_options(const cq_queue_options *m) {
 static const cq_pool_options cq_file_scope_pool_options = CQ_POOL_OPTIONS_INIT;
 static const cq_job cq_file_scope_job = CQ_JOB_INIT;
 static const cq_pool_stats cq_file_scope_pool_stats = CQ_POOL_STATS_INIT;
+static const cq_broker_stats cq_file_scope_broker_stats = CQ_BROKER_STATS_INIT;
+static const cq_subscription_stats cq_file_scope_sub_stats = CQ_SUBSCRIPTION_STATS_INIT;
+
+/* The broker's stats macros: zeroed, sized, and accepted by the library. */
+static void cq_check_broker_stats_macros(void) {
+    const cq_broker_stats *b = &cq_file_scope_broker_stats;
+    CQ_CHECK(b->struct_size == sizeof(cq_broker_stats));
+    CQ_CHECK(b->topics == 0u && b->published == 0u && b->sync_failed == 0u && b->reserved == 0u);
+    const cq_subscription_stats *s = &cq_file_scope_sub_stats;
+    CQ_CHECK(s->struct_size == sizeof(cq_subscription_stats));
+    CQ_CHECK(s->durable == 0u && s->delivered == 0u && s->lag_bytes == 0u);
+}
 
 /* CQ_POOL_OPTIONS_INIT gives what cq_pool_options_init gives, field by field. */
 static void cq_check_pool_macros(void) {
@@ -85,6 +97,7 @@ static int cq_run_init_macro_tests(const char *lang, const char *tag) {
     cq_check_options(&cq_file_scope_options);
     cq_check_zero_stats(&cq_file_scope_stats);
     cq_check_pool_macros();
+    cq_check_broker_stats_macros();
 
     cq_queue_options opts = CQ_QUEUE_OPTIONS_INIT;
     cq_check_options(&opts);

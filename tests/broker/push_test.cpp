@@ -62,6 +62,11 @@ TEST(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
     cq_message m;
     EXPECT_EQ(broker_poll(s, &m, 0), CQ_EPERM);
     EXPECT_EQ(broker_ack(s, "p", 0), CQ_EPERM);
+    EXPECT_EQ(broker_poll_batch(s, &m, 1, 0), CQ_EPERM);
+    EXPECT_EQ(broker_seek(s, "p", 0), CQ_EPERM);
+    EXPECT_EQ(broker_seek_time(s, 0), CQ_EPERM);
+    cq_subscription_stats st = CQ_SUBSCRIPTION_STATS_INIT;
+    EXPECT_EQ(broker_subscription_stats(s, "p", &st), CQ_EPERM);
     for (int i = 0; i < 1000; ++i) publish(b, "p", std::to_string(i));
     wait_for(seen, 1000);
     ASSERT_EQ(broker_unsubscribe(s), CQ_OK);

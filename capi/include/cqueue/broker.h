@@ -145,6 +145,9 @@ typedef struct cq_broker_stats {
     uint32_t reserved;
 } cq_broker_stats;
 
+#define CQ_BROKER_STATS_INIT \
+    { (uint32_t)sizeof(cq_broker_stats), 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u }
+
 /** Counters of one subscription for one topic (broker_subscription_stats). */
 typedef struct cq_subscription_stats {
     uint32_t struct_size;
@@ -161,6 +164,9 @@ typedef struct cq_subscription_stats {
     uint64_t lag_records;    /**< end_offset - next_offset */
     uint64_t lag_bytes;      /**< bytes of the log from the cursor to the end */
 } cq_subscription_stats;
+
+#define CQ_SUBSCRIPTION_STATS_INIT \
+    { (uint32_t)sizeof(cq_subscription_stats), 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u }
 
 /** Fill *opts with the defaults (see CQ_BROKER_OPTIONS_INIT). NULL is ignored. */
 CQ_API void cq_broker_options_init(cq_broker_options *opts);
@@ -275,7 +281,9 @@ typedef int (*cq_push_fn)(void *ctx, const cq_message *msg);
 /**
  * As broker_subscribe_ex, but records are pushed: a dispatcher thread of the
  * library polls the subscription and runs handler(ctx, msg) on pool's
- * workers. broker_poll, broker_ack and broker_seek* on it return CQ_EPERM;
+ * workers. broker_poll, broker_poll_batch, broker_ack, broker_seek* and
+ * broker_subscription_stats on it return CQ_EPERM (a durable push
+ * subscriber's lag is in broker_metrics);
  * broker_unsubscribe stops it (after the batch in flight; never call it from
  * the handler). If the pool shuts down, delivery stops (nothing more acked).
  * Returns as broker_subscribe_ex.
