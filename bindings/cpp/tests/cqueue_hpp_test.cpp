@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <latch>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -473,6 +474,124 @@ TEST(Broker, ThreadsPublishConcurrentlyEveryRecordOnce) {
     }
     for (auto &t : ts) t.join();
     EXPECT_EQ(seen.size(), size_t(kThreads * kEach));
+}
+
+// Waits (sleeping) until pred() holds or 10 s passed.
+template <class P>
+bool eventually(P pred) {
+    for (int i = 0; i < 10000; ++i) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return pred();
+}
+
+TEST(Broker, PushDeliversInOrderAndAFailedRecordIsRedeliveredToTheNextSubscriber) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    cqueue::Pool pool(cqueue::PoolOptions().workers(2));
+    for (int i = 0; i < 200; ++i) b.publish("events", "e" + std::to_string(i));
+    std::mutex mu;
+    std::vector<uint64_t> seen;
+    {
+        auto push =
+            b.subscribe_push(cqueue::SubscribeOptions("events").durable("pusher").earliest(), pool,
+                             [&](const cqueue::Message &m) {
+                                 EXPECT_EQ(m.text(), "e" + std::to_string(m.offset));
+                                 std::lock_guard lock(mu);
+                                 seen.push_back(m.offset);
+                                 if (m.offset == 120) throw std::runtime_error("boom at 120");
+                                 return m.offset != 150;  // false: failed
+                             });
+        ASSERT_TRUE(eventually([&] {
+            std::lock_guard lock(mu);
+            return seen.size() >= 200;
+        }));
+        push.unsubscribe();
+        EXPECT_EQ(push.handler_failures(), 0u) << "unsubscribe drops the state";
+    }
+    std::vector<uint64_t> want(200);
+    for (uint64_t i = 0; i < 200; ++i) want[i] = i;
+    EXPECT_EQ(seen, want)
+        << "each record once, in order (the rest of the job that threw came again)";
+    // Acknowledged up to 119: the throw failed 120.
+    auto pull = b.subscribe("events", "pusher");
+    auto m = pull.poll(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->offset, 120u);
+}
+
+TEST(Broker, PushBatchHandlerGetsRunsAndItsShortReturnRedeliversTheRest) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    cqueue::Pool pool(cqueue::PoolOptions().workers(1));
+    for (int i = 0; i < 500; ++i) b.publish("t", "r" + std::to_string(i));
+    std::mutex mu;
+    std::vector<uint64_t> seen;
+    std::vector<size_t> sizes;
+    bool refused = false;
+    auto push = b.subscribe_push_batch(cqueue::SubscribeOptions("t").durable("batcher").earliest(),
+                                       pool, [&](std::span<const cqueue::Message> msgs) -> size_t {
+                                           std::lock_guard lock(mu);
+                                           sizes.push_back(msgs.size());
+                                           for (size_t i = 0; i < msgs.size(); ++i) {
+                                               seen.push_back(msgs[i].offset);
+                                               // Refuse 300 once: it fails, what came after it in
+                                               // the call comes again.
+                                               if (msgs[i].offset == 300 && !refused) {
+                                                   refused = true;
+                                                   return i;
+                                               }
+                                           }
+                                           return msgs.size();
+                                       });
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(mu);
+        return !seen.empty() && seen.back() == 499;
+    }));
+    push.unsubscribe();
+    std::lock_guard lock(mu);
+    EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()), 64u);
+    EXPECT_GT(*std::max_element(sizes.begin(), sizes.end()), 1u) << "runs, not single records";
+    // 0..300, then 301.. again from the next call.
+    std::vector<uint64_t> want;
+    for (uint64_t i = 0; i <= 300; ++i) want.push_back(i);
+    for (uint64_t i = 301; i < 500; ++i) want.push_back(i);
+    EXPECT_EQ(seen, want);
+    auto pull = b.subscribe("t", "batcher");
+    auto m = pull.poll(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->offset, 300u) << "300 failed: not acknowledged";
+}
+
+TEST(Broker, PushBatchHandlerThatThrowsIsCountedAndDeliveryGoesOn) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    cqueue::Pool pool(cqueue::PoolOptions().workers(1));
+    for (int i = 0; i < 100; ++i) b.publish("t", "x");
+    std::atomic<uint64_t> last{0};
+    std::atomic<int> throws{0};
+    auto push = b.subscribe_push_batch(
+        cqueue::SubscribeOptions("t").earliest(), pool, [&](std::span<const cqueue::Message> msgs) {
+            if (msgs.front().offset <= 10 && msgs.back().offset >= 10 && throws++ == 0)
+                throw std::runtime_error("batch boom");
+            last = msgs.back().offset;
+        });
+    ASSERT_TRUE(eventually([&] { return last.load() == 99; }));
+    EXPECT_EQ(push.handler_failures(), 1u);
+    ASSERT_TRUE(push.last_exception());
+    try {
+        std::rethrow_exception(push.last_exception());
+    } catch (const std::runtime_error &e) {
+        EXPECT_STREQ(e.what(), "batch boom");
+    }
+    try {
+        cq_message m;
+        cqueue::detail::check(::broker_poll(push.native_handle(), &m, 0));
+        FAIL() << "poll on a push subscription";
+    } catch (const cqueue::Error &e) {
+        EXPECT_EQ(e.code(), CQ_EPERM);
+    }
 }
 
 TEST(Misc, VersionMatchesHeaders) {

@@ -28,6 +28,8 @@
 
 #include <cqueue/cqueue.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -36,6 +38,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -799,6 +802,94 @@ class Subscription {
 };
 
 /**
+ * A push subscription (move-only): the library's dispatcher thread hands its
+ * records to a handler on a Pool's workers, in order, one job per run of up to 64
+ * records. Unsubscribes on destruction (after the job in flight; never destroy it
+ * from its own handler). Destroy it before its Broker and before its Pool.
+ */
+class PushSubscription {
+  public:
+    PushSubscription(PushSubscription &&o) noexcept
+        : s_(std::exchange(o.s_, nullptr)), state_(std::move(o.state_)) {}
+    PushSubscription &operator=(PushSubscription &&o) noexcept {
+        if (this != &o) {
+            reset();
+            s_ = std::exchange(o.s_, nullptr);
+            state_ = std::move(o.state_);
+        }
+        return *this;
+    }
+    PushSubscription(const PushSubscription &) = delete;
+    PushSubscription &operator=(const PushSubscription &) = delete;
+    ~PushSubscription() { reset(); }
+
+    /** Stop delivery now (after the job in flight), persisting acks; throws Error. */
+    void unsubscribe() {
+        int rc = ::broker_unsubscribe(std::exchange(s_, nullptr));
+        state_.reset();
+        detail::check(rc);
+    }
+    cq_subscription *native_handle() const noexcept { return s_; }
+
+    /** Handler calls that threw (each failed its record, see Broker::subscribe_push). */
+    uint64_t handler_failures() const noexcept {
+        return state_ ? state_->failures.load(std::memory_order_relaxed) : 0;
+    }
+    /** The last exception a handler threw, or null. */
+    std::exception_ptr last_exception() const {
+        if (!state_) return nullptr;
+        std::lock_guard lock(state_->mu);
+        return state_->last;
+    }
+
+  private:
+    friend class Broker;
+    struct State {
+        std::function<bool(const Message &)> one;
+        std::function<size_t(std::span<const Message>)> batch;
+        std::atomic<uint64_t> failures{0};
+        mutable std::mutex mu;
+        std::exception_ptr last;
+        void failed() noexcept {
+            failures.fetch_add(1, std::memory_order_relaxed);
+            std::lock_guard lock(mu);
+            last = std::current_exception();
+        }
+    };
+    PushSubscription(cq_subscription *s, std::unique_ptr<State> st) noexcept
+        : s_(s), state_(std::move(st)) {}
+    void reset() noexcept {
+        // The handler's state outlives the dispatcher: unsubscribe first.
+        if (s_) ::broker_unsubscribe(std::exchange(s_, nullptr));
+        state_.reset();
+    }
+    // Trampolines: no exception ever leaves them into the library's frames.
+    static int on_one(void *ctx, const cq_message *m) noexcept {
+        auto *st = static_cast<State *>(ctx);
+        try {
+            return st->one(Message::from(*m)) ? 0 : 1;
+        } catch (...) {
+            st->failed();
+            return 1;
+        }
+    }
+    static size_t on_batch(void *ctx, const cq_message *m, size_t n) noexcept {
+        auto *st = static_cast<State *>(ctx);
+        try {
+            std::array<Message, 64> views;
+            n = std::min(n, views.size());
+            for (size_t i = 0; i < n; ++i) views[i] = Message::from(m[i]);
+            return st->batch(std::span<const Message>(views.data(), n));
+        } catch (...) {
+            st->failed();
+            return 0;  // the first record failed; the rest come again
+        }
+    }
+    cq_subscription *s_ = nullptr;
+    std::unique_ptr<State> state_;
+};
+
+/**
  * An open broker directory (move-only; closes on destruction). Safe to use from
  * many threads at once, as the C handle is. Destroy its Subscriptions first.
  */
@@ -886,6 +977,60 @@ class Broker {
         int rc = ::broker_subscribe_ex(b_, &raw, &s);
         if (rc < 0) return detail::last_error(rc);
         return Subscription(s);
+    }
+
+    /**
+     * Push delivery, one record per call: handler(const Message &) runs on pool's
+     * workers in order; it returns void or bool (false: failed). A record whose
+     * handler failed or threw is not acknowledged, nor is anything after it in its
+     * topic for the rest of this subscription's life (a durable subscriber gets it
+     * again when it subscribes next); records after a throw in the same job come
+     * again. The Message views are valid during the call. Throws Error.
+     */
+    template <class F>
+    PushSubscription subscribe_push(const SubscribeOptions &opts, Pool &pool, F &&handler) {
+        static_assert(std::is_invocable_v<std::decay_t<F> &, const Message &>,
+                      "handler(const cqueue::Message &)");
+        auto st = std::make_unique<PushSubscription::State>();
+        if constexpr (std::is_same_v<std::invoke_result_t<std::decay_t<F> &, const Message &>,
+                                     void>)
+            st->one = [f = std::forward<F>(handler)](const Message &m) mutable {
+                f(m);
+                return true;
+            };
+        else
+            st->one = std::forward<F>(handler);
+        cq_subscribe_options raw = opts.native();
+        cq_subscription *s = nullptr;
+        detail::check(::broker_subscribe_push(b_, &raw, pool.native_handle(),
+                                              &PushSubscription::on_one, st.get(), &s));
+        return PushSubscription(s, std::move(st));
+    }
+    /**
+     * Push delivery in runs: handler(std::span<const Message>) gets up to 64 records
+     * per call, in order, and returns how many leading records it handled (size_t),
+     * or void for all of them. A short return k fails record k (as a false return of
+     * subscribe_push's handler does) and delivers the ones after it again; a throw
+     * counts as k = 0. Throws Error.
+     */
+    template <class F>
+    PushSubscription subscribe_push_batch(const SubscribeOptions &opts, Pool &pool, F &&handler) {
+        using Span = std::span<const Message>;
+        static_assert(std::is_invocable_v<std::decay_t<F> &, Span>,
+                      "handler(std::span<const cqueue::Message>)");
+        auto st = std::make_unique<PushSubscription::State>();
+        if constexpr (std::is_same_v<std::invoke_result_t<std::decay_t<F> &, Span>, void>)
+            st->batch = [f = std::forward<F>(handler)](Span msgs) mutable {
+                f(msgs);
+                return msgs.size();
+            };
+        else
+            st->batch = std::forward<F>(handler);
+        cq_subscribe_options raw = opts.native();
+        cq_subscription *s = nullptr;
+        detail::check(::broker_subscribe_push_batch(b_, &raw, pool.native_handle(),
+                                                    &PushSubscription::on_batch, st.get(), &s));
+        return PushSubscription(s, std::move(st));
     }
 
     BrokerStats stats() const {
