@@ -287,6 +287,8 @@ pub struct cq_subscription_stats {
 
 pub type cq_push_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, msg: *const cq_message) -> c_int>;
+pub type cq_push_batch_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, msgs: *const cq_message, count: usize) -> usize>;
 
 extern "C" {
     pub fn cq_strerror(code: c_int) -> *const c_char;
@@ -390,6 +392,14 @@ extern "C" {
         opts: *const cq_subscribe_options,
         pool: *mut cq_pool,
         handler: cq_push_fn,
+        ctx: *mut c_void,
+        out: *mut *mut cq_subscription,
+    ) -> c_int;
+    pub fn broker_subscribe_push_batch(
+        b: *mut cq_broker,
+        opts: *const cq_subscribe_options,
+        pool: *mut cq_pool,
+        handler: cq_push_batch_fn,
         ctx: *mut c_void,
         out: *mut *mut cq_subscription,
     ) -> c_int;

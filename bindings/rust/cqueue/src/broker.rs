@@ -1,10 +1,12 @@
 //! The broker: durable publish/subscribe over memory-mapped logs in a directory.
-use crate::{check, code, sys, timeout_ns, Error, Result};
-use std::ffi::{c_char, CStr, CString};
+use crate::{catch, check, code, panic_text, sys, timeout_ns, Error, Pool, Result};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::path::Path;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn c_str(s: &str, what: &str) -> Result<CString> {
@@ -197,30 +199,9 @@ impl Broker {
 
     /// Subscribe to the topics matching the pattern of `opts`, now and created later.
     pub fn subscribe(&self, opts: &SubscribeOptions) -> Result<Subscription<'_>> {
-        let pattern = c_str(&opts.pattern, "pattern")?;
-        let id = opts
-            .subscriber_id
-            .as_deref()
-            .map(|i| c_str(i, "subscriber id"))
-            .transpose()?;
-        let (start, start_value) = match opts.start {
-            Start::Default => (sys::CQ_START_DEFAULT, 0),
-            Start::Earliest => (sys::CQ_START_EARLIEST, 0),
-            Start::Latest => (sys::CQ_START_LATEST, 0),
-            Start::Offset(o) => (sys::CQ_START_OFFSET, i64::try_from(o).unwrap_or(i64::MAX)),
-            Start::Time(t) => (sys::CQ_START_TIME, t),
-        };
-        let raw = sys::cq_subscribe_options {
-            flags: opts.flags,
-            pattern: pattern.as_ptr(),
-            subscriber_id: id.as_ref().map_or(ptr::null(), |i| i.as_ptr()),
-            start,
-            start_value,
-            ..Default::default()
-        };
         let mut s = ptr::null_mut();
         // SAFETY: the strings outlive the call (the library copies them).
-        check(unsafe { sys::broker_subscribe_ex(self.b, &raw, &mut s) })?;
+        check(opts.with_raw(|raw| unsafe { sys::broker_subscribe_ex(self.b, raw, &mut s) })?)?;
         Ok(Subscription {
             s,
             last: None,
@@ -299,6 +280,34 @@ pub struct Message<'s> {
     pub data: &'s [u8],
 }
 
+impl SubscribeOptions {
+    /// Calls f with the C view of these options (its strings live during the call).
+    fn with_raw<R>(&self, f: impl FnOnce(&sys::cq_subscribe_options) -> R) -> Result<R> {
+        let pattern = c_str(&self.pattern, "pattern")?;
+        let id = self
+            .subscriber_id
+            .as_deref()
+            .map(|i| c_str(i, "subscriber id"))
+            .transpose()?;
+        let (start, start_value) = match self.start {
+            Start::Default => (sys::CQ_START_DEFAULT, 0),
+            Start::Earliest => (sys::CQ_START_EARLIEST, 0),
+            Start::Latest => (sys::CQ_START_LATEST, 0),
+            Start::Offset(o) => (sys::CQ_START_OFFSET, i64::try_from(o).unwrap_or(i64::MAX)),
+            Start::Time(t) => (sys::CQ_START_TIME, t),
+        };
+        let raw = sys::cq_subscribe_options {
+            flags: self.flags,
+            pattern: pattern.as_ptr(),
+            subscriber_id: id.as_ref().map_or(ptr::null(), |i| i.as_ptr()),
+            start,
+            start_value,
+            ..Default::default()
+        };
+        Ok(f(&raw))
+    }
+}
+
 /// A subscription of a [`Broker`]; unsubscribes (persisting pending acks) on drop.
 ///
 /// `Send` but not `Sync`: broker.h says a `cq_subscription` is used by one thread
@@ -345,6 +354,32 @@ impl Subscription<'_> {
         let m = unsafe { m.assume_init() };
         self.last = Some((m.topic, m.offset));
         Ok(Some(unsafe { message(&m) }))
+    }
+
+    /// Up to `max` records in one call, waiting up to `timeout` (`None`: forever) for
+    /// the first; empty when nothing came in time. The views borrow the subscription.
+    pub fn poll_batch(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Message<'_>>> {
+        self.last = None;
+        if max == 0 {
+            return Err(Error::new(code::INVAL, "poll_batch: max is 0"));
+        }
+        let mut raw: Vec<sys::cq_message> = Vec::with_capacity(max);
+        // SAFETY: raw has room for max messages; the library fills the first rc.
+        let rc =
+            unsafe { sys::broker_poll_batch(self.s, raw.as_mut_ptr(), max, timeout_ns(timeout)) };
+        if rc == code::TIMEDOUT {
+            return Ok(Vec::new());
+        }
+        let n = check(rc)? as usize;
+        // SAFETY: the first n elements were written by the successful call.
+        unsafe { raw.set_len(n.min(max)) };
+        self.last = raw.last().map(|m| (m.topic, m.offset));
+        // SAFETY: filled by a successful poll; the views end with the borrow of self.
+        Ok(raw.iter().map(|m| unsafe { message(m) }).collect())
     }
 
     /// Acknowledge every record of `topic` up to and including `offset`.
@@ -432,6 +467,207 @@ unsafe fn message<'a>(m: &sys::cq_message) -> Message<'a> {
 impl Drop for Subscription<'_> {
     fn drop(&mut self) {
         // SAFETY: owned handle, not used again.
+        unsafe { sys::broker_unsubscribe(self.s) };
+    }
+}
+
+type RecordHandler = Box<dyn FnMut(&Message<'_>) -> bool + Send + 'static>;
+type BatchHandler = Box<dyn FnMut(&[Message<'_>]) -> usize + Send + 'static>;
+
+/// What the library's push trampolines reach through their context pointer.
+struct PushState {
+    record: Option<Mutex<RecordHandler>>,
+    batch: Option<Mutex<BatchHandler>>,
+    failures: AtomicU64,
+    last_panic: Mutex<Option<String>>,
+}
+
+impl PushState {
+    fn panicked(&self, p: Box<dyn std::any::Any + Send>) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let text = panic_text(&*p);
+        // Dropping the payload may itself panic; keep that in too.
+        let _ = catch(move || drop(p));
+        if let Ok(mut last) = self.last_panic.lock() {
+            *last = Some(text);
+        }
+    }
+}
+
+// The trampolines: no panic unwinds out of them into the library's frames.
+unsafe extern "C" fn on_record(ctx: *mut c_void, m: *const sys::cq_message) -> c_int {
+    // SAFETY: ctx is the PushState that PushSubscription keeps until unsubscribe returned.
+    let st = unsafe { &*(ctx as *const PushState) };
+    let Some(handler) = st.record.as_ref() else {
+        return 1;
+    };
+    // SAFETY: the library passes a record valid during this call.
+    let msg = unsafe { message(&*m) };
+    match catch(|| (handler.lock().unwrap_or_else(|e| e.into_inner()))(&msg)) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(p) => {
+            st.panicked(p);
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn on_batch(ctx: *mut c_void, m: *const sys::cq_message, n: usize) -> usize {
+    // SAFETY: as in on_record.
+    let st = unsafe { &*(ctx as *const PushState) };
+    let Some(handler) = st.batch.as_ref() else {
+        return 0;
+    };
+    // SAFETY: the library passes n (1..64) records valid during this call.
+    let raw = unsafe { std::slice::from_raw_parts(m, n) };
+    let msgs: Vec<Message<'_>> = raw.iter().map(|r| unsafe { message(r) }).collect();
+    match catch(|| (handler.lock().unwrap_or_else(|e| e.into_inner()))(&msgs)) {
+        Ok(k) => k,
+        Err(p) => {
+            st.panicked(p);
+            0 // the first record failed; the rest come again
+        }
+    }
+}
+
+/// A push subscription: the library's dispatcher thread hands the records to a
+/// handler on a [`Pool`]'s workers, in order, one job per run of up to 64 records.
+/// Unsubscribes on drop (after the job in flight).
+///
+/// It holds its broker and pool by `Arc`, so both outlive it even if it is leaked
+/// (`mem::forget`): the library requires a subscription to end before its broker
+/// is closed, and push delivery submits to the pool until it ends.
+///
+/// Handler semantics (broker.h): a record whose handler returned `false` or
+/// panicked is not acknowledged, nor is anything after it in its topic for the
+/// rest of this subscription's life (a durable subscriber gets it again when it
+/// subscribes next); delivery goes on. A batch handler returns how many leading
+/// records it handled: the record at that index failed, and the ones after it
+/// come again in the next call; a panic counts as 0. Panics are caught at the
+/// trampoline and counted ([`PushSubscription::handler_failures`]).
+pub struct PushSubscription {
+    s: *mut sys::cq_subscription,
+    state: Box<PushState>,
+    _broker: Arc<Broker>,
+    _pool: Arc<Pool>,
+}
+
+// SAFETY: the handle is only used to unsubscribe, which takes `self` (Drop or
+// unsubscribe); the state is Sync (atomics and mutexes; the handlers are Send).
+unsafe impl Send for PushSubscription {}
+unsafe impl Sync for PushSubscription {}
+
+impl PushSubscription {
+    /// Push delivery, one record per call of `handler` (`false`: failed).
+    pub fn per_record<F>(
+        broker: &Arc<Broker>,
+        opts: &SubscribeOptions,
+        pool: &Arc<Pool>,
+        handler: F,
+    ) -> Result<PushSubscription>
+    where
+        F: FnMut(&Message<'_>) -> bool + Send + 'static,
+    {
+        let state = PushState {
+            record: Some(Mutex::new(Box::new(handler))),
+            batch: None,
+            failures: AtomicU64::new(0),
+            last_panic: Mutex::new(None),
+        };
+        Self::start(broker, opts, pool, state)
+    }
+
+    /// Push delivery in runs of up to 64 records per call of `handler`, which returns
+    /// how many leading records it handled.
+    pub fn batched<F>(
+        broker: &Arc<Broker>,
+        opts: &SubscribeOptions,
+        pool: &Arc<Pool>,
+        handler: F,
+    ) -> Result<PushSubscription>
+    where
+        F: FnMut(&[Message<'_>]) -> usize + Send + 'static,
+    {
+        let state = PushState {
+            record: None,
+            batch: Some(Mutex::new(Box::new(handler))),
+            failures: AtomicU64::new(0),
+            last_panic: Mutex::new(None),
+        };
+        Self::start(broker, opts, pool, state)
+    }
+
+    fn start(
+        broker: &Arc<Broker>,
+        opts: &SubscribeOptions,
+        pool: &Arc<Pool>,
+        state: PushState,
+    ) -> Result<PushSubscription> {
+        let state = Box::new(state);
+        let ctx = &*state as *const PushState as *mut c_void;
+        let mut s = ptr::null_mut();
+        // SAFETY: valid handles and options (the library copies the strings); ctx
+        // stays alive (boxed, owned by the returned value) until broker_unsubscribe
+        // has returned.
+        let rc = opts.with_raw(|raw| unsafe {
+            if state.batch.is_some() {
+                sys::broker_subscribe_push_batch(
+                    broker.as_raw(),
+                    raw,
+                    pool.as_raw(),
+                    Some(on_batch),
+                    ctx,
+                    &mut s,
+                )
+            } else {
+                sys::broker_subscribe_push(
+                    broker.as_raw(),
+                    raw,
+                    pool.as_raw(),
+                    Some(on_record),
+                    ctx,
+                    &mut s,
+                )
+            }
+        })?;
+        check(rc)?;
+        Ok(PushSubscription {
+            s,
+            state,
+            _broker: Arc::clone(broker),
+            _pool: Arc::clone(pool),
+        })
+    }
+
+    /// The C handle, still owned by `self`.
+    pub fn as_raw(&self) -> *mut sys::cq_subscription {
+        self.s
+    }
+
+    /// Handler calls that panicked.
+    pub fn handler_failures(&self) -> u64 {
+        self.state.failures.load(Ordering::Relaxed)
+    }
+
+    /// The text of the last panic of a handler, if any.
+    pub fn last_panic(&self) -> Option<String> {
+        self.state.last_panic.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Stop delivery now (after the job in flight), reporting an error persisting
+    /// the acks (drop ignores it).
+    pub fn unsubscribe(mut self) -> Result<()> {
+        let s = std::mem::replace(&mut self.s, ptr::null_mut());
+        // SAFETY: we own the handle; it is not used again (Drop sees null).
+        check(unsafe { sys::broker_unsubscribe(s) }).map(|_| ())
+    }
+}
+
+impl Drop for PushSubscription {
+    fn drop(&mut self) {
+        // SAFETY: owned handle (or null, which the library accepts); the state is
+        // dropped after this, when no worker can call a handler any more.
         unsafe { sys::broker_unsubscribe(self.s) };
     }
 }

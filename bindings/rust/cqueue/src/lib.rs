@@ -24,8 +24,8 @@ pub use cqueue_sys as sys;
 mod broker;
 mod pool;
 pub use broker::{
-    Broker, BrokerOptions, BrokerStats, Message, Start, SubscribeOptions, Subscription,
-    SubscriptionStats,
+    Broker, BrokerOptions, BrokerStats, Message, PushSubscription, Start, SubscribeOptions,
+    Subscription, SubscriptionStats,
 };
 pub use pool::{CancelToken, JobOptions, JobOutcome, Pool, PoolOptions, PoolStats, Priority};
 
@@ -365,7 +365,7 @@ impl fmt::Debug for Queue {
     }
 }
 
-// Keep helpers used by pool.rs in one place.
+// Keep helpers used by pool.rs and broker.rs in one place.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     panic::catch_unwind(AssertUnwindSafe(f))
 }
