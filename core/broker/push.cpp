@@ -1,8 +1,10 @@
 #include "core/broker/push.hpp"
 
 #include <climits>
-#include <map>
 #include <set>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/shm/futex.hpp"
 #include "core/util/clock.hpp"
@@ -49,6 +51,48 @@ void batch_done(void *arg, int status) {
     futex_wake(reinterpret_cast<const uint32_t *>(&b->done), 1);
 }
 
+// A topic to acknowledge up to, or to go back to.
+struct Mark {
+    const char *topic;
+    uint64_t offset;
+};
+
+// Per topic, acknowledge up to the first record whose handler failed. A
+// topic whose handler failed once is not acknowledged any further in this
+// subscription's life (acks are cumulative): the failed record and what
+// follows are redelivered to the next subscription. Records that did not run
+// (after a failure in the same job) are delivered again: each of their topics
+// goes back to the first of them. A record's topic pointer is the same for
+// every record of that topic (it names the subscription's cursor).
+void settle(const Batch &b, size_t got, std::set<std::string, std::less<>> &stopped,
+            std::atomic<uint64_t> &failures, std::vector<Mark> *ack, std::vector<Mark> *again) {
+    ack->clear();
+    again->clear();
+    auto find = [](std::vector<Mark> &v, const char *topic) -> Mark * {
+        for (Mark &m : v)
+            if (m.topic == topic) return &m;
+        return nullptr;
+    };
+    for (size_t i = 0; i < got; ++i) {
+        const char *topic = b.msgs[i].topic;
+        const uint64_t offset = b.msgs[i].offset;
+        if (b.results[i] < 0) {
+            if (!find(*again, topic)) again->push_back({topic, offset});
+            continue;
+        }
+        if (b.results[i] != 0) failures.fetch_add(1, std::memory_order_relaxed);
+        if (!stopped.empty() && stopped.count(std::string_view(topic))) continue;
+        if (b.results[i] != 0) {
+            stopped.emplace(topic);
+            continue;
+        }
+        if (Mark *m = find(*ack, topic))
+            m->offset = offset;
+        else
+            ack->push_back({topic, offset});
+    }
+}
+
 }  // namespace
 
 Errc PushDelivery::start(std::unique_ptr<Subscription> sub, Pool *pool, PushHandler handler,
@@ -77,6 +121,9 @@ Errc PushDelivery::stop() {
 }
 
 void PushDelivery::loop() {
+    std::vector<Mark> ack, again;
+    ack.reserve(kBatch);
+    again.reserve(kBatch);
     auto b = std::make_unique<Batch>();
     b->handler = handler_;
     b->batch_handler = batch_handler_;
@@ -103,32 +150,10 @@ void PushDelivery::loop() {
         while (!b->done.load(std::memory_order_acquire))
             futex_wait(reinterpret_cast<const uint32_t *>(&b->done), 0, UINT64_MAX);
         // Cancelled at the pool's shutdown: nothing ran, and nothing will.
-        // A job that failed (the handler threw, or called pool_job_fail)
-        // counts its records from the first not handled as failed.
         if (b->status == to_int(Errc::canceled)) return;
-        // Per topic, acknowledge up to the first record whose handler failed.
-        // A topic whose handler failed once is not acknowledged any further
-        // in this subscription's life (acks are cumulative): the failed
-        // record and what follows are redelivered to the next subscription.
-        // Records that did not run (after a failure in the same job) are
-        // delivered again: each of their topics goes back to the first.
-        std::map<std::string, uint64_t> ack, again;
-        for (size_t i = 0; i < got; ++i) {
-            const std::string topic = b->msgs[i].topic;
-            if (b->results[i] < 0) {
-                again.try_emplace(topic, b->msgs[i].offset);
-                continue;
-            }
-            if (b->results[i] != 0) failures_.fetch_add(1, std::memory_order_relaxed);
-            if (stopped_.count(topic)) continue;
-            if (b->results[i] != 0) {
-                stopped_.insert(topic);
-                continue;
-            }
-            ack[topic] = b->msgs[i].offset;
-        }
-        for (auto &[topic, offset] : ack) sub_->ack(topic, offset);  // durable only persists
-        for (auto &[topic, offset] : again) sub_->seek(topic.c_str(), offset);
+        settle(*b, got, stopped_, failures_, &ack, &again);
+        for (const Mark &m : ack) sub_->ack(m.topic, m.offset);  // durable only persists
+        for (const Mark &m : again) sub_->seek(m.topic, m.offset);
     }
 }
 

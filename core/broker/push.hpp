@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -51,7 +52,8 @@ class PushDelivery {
     std::thread thread_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> failures_{0};
-    std::set<std::string> stopped_;  // topics whose handler failed (dispatcher thread only)
+    std::set<std::string, std::less<>>
+        stopped_;  // topics whose handler failed (dispatcher thread only)
 };
 
 }  // namespace cq::broker
