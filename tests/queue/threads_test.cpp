@@ -3,6 +3,7 @@
 #include <cqueue/cqueue.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -17,23 +18,25 @@ namespace {
 struct Param {
     const char *label;
     int producers, consumers;
-    uint32_t batch;  // 1 = single calls
-    bool blocking;   // consumers use cq_dequeue_wait
+    uint32_t batch;         // 1 = single calls
+    bool blocking;          // consumers use cq_dequeue_wait
+    uint32_t capacity;      // nodes: a tiny queue recycles each node every few operations
+    uint64_t per_producer;  // messages, before CQ_TEST_SCALE
 };
 
 class Threads : public ::testing::TestWithParam<Param> {};
 
-uint64_t per_producer() {
+uint64_t scaled(uint64_t n) {
     const char *s = std::getenv("CQ_TEST_SCALE");  // smaller under sanitizers
     double scale = s ? std::atof(s) : 1.0;
-    return static_cast<uint64_t>(200'000 * scale);
+    return std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(n) * scale));
 }
 
 TEST_P(Threads, ExactlyOnceInOrder) {
     const Param p = GetParam();
-    const uint64_t n = per_producer();
+    const uint64_t n = scaled(p.per_producer);
     std::string name = cqtest::unique_name("thr");
-    cq_queue *q = cqtest::create_queue(name, 1024, 16);
+    cq_queue *q = cqtest::create_queue(name, p.capacity, 16);
     ASSERT_NE(q, nullptr);
 
     std::atomic<int> producers_left{p.producers};
@@ -130,7 +133,7 @@ TEST_P(Threads, ExactlyOnceInOrder) {
     cq_queue_stats st = CQ_QUEUE_STATS_INIT;
     ASSERT_EQ(cq_stats(q, &st), CQ_OK);
     EXPECT_EQ(st.length, 0u);
-    EXPECT_EQ(st.free_nodes, 1024u);
+    EXPECT_EQ(st.free_nodes, p.capacity);
     EXPECT_EQ(st.enqueued, n * p.producers);
     EXPECT_EQ(st.dequeued, n * p.producers);
     cq_close(q);
@@ -138,10 +141,16 @@ TEST_P(Threads, ExactlyOnceInOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Queue, Threads,
-                         ::testing::Values(Param{"p4c4", 4, 4, 1, false},
-                                           Param{"p4c4_wait", 4, 4, 1, true},
-                                           Param{"p4c4_batch", 4, 4, 16, false},
-                                           Param{"p1c1", 1, 1, 1, true}),
+                         ::testing::Values(Param{"p4c4", 4, 4, 1, false, 1024, 200'000},
+                                           Param{"p4c4_wait", 4, 4, 1, true, 1024, 200'000},
+                                           Param{"p4c4_batch", 4, 4, 16, false, 1024, 200'000},
+                                           Param{"p1c1", 1, 1, 1, true, 1024, 200'000},
+                                           // Head, tail and free list meet on the same
+                                           // few nodes all the time: the interleavings
+                                           // where a node is dequeued, freed and linked
+                                           // again between two reads of one operation.
+                                           Param{"p2c2_cap2", 2, 2, 1, false, 2, 400'000},
+                                           Param{"p4c4_cap3", 4, 4, 1, false, 3, 200'000}),
                          [](const auto &info) { return std::string(info.param.label); });
 
 }  // namespace
