@@ -2,6 +2,7 @@
 // core, map results. No algorithm lives here.
 #include "cqueue/broker.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -21,6 +22,7 @@ namespace bk = cq::broker;
 
 struct cq_broker {
     std::unique_ptr<bk::Broker> impl;
+    std::atomic<uint32_t> subscriptions{0};  // open ones: broker_close refuses while > 0
 };
 struct cq_subscription {
     cq_broker *owner;
@@ -189,6 +191,11 @@ int broker_open(const char *dir, const cq_broker_options *opts, cq_broker **out)
 int broker_close(cq_broker *b) {
     return guard([&] {
         if (!b) return CQ_OK;  // like cq_close: NULL is fine
+        if (uint32_t n = b->subscriptions.load(std::memory_order_acquire); n != 0)
+            return to_int(cq::fail(Errc::busy,
+                                   "broker_close: %u subscription(s) of this broker are still "
+                                   "open; unsubscribe them first (nothing was closed)",
+                                   n));
         Errc e = b->impl->close();
         delete b;
         return to_int(e);
@@ -252,6 +259,7 @@ int broker_subscribe_ex(cq_broker *b, const cq_subscribe_options *opts, cq_subsc
         s->owner = b;
         if (int r = make_subscription(b, opts, "broker_subscribe_ex", &s->impl); r != CQ_OK)
             return r;
+        b->subscriptions.fetch_add(1, std::memory_order_relaxed);
         *out = s.release();
         return CQ_OK;
     });
@@ -293,6 +301,7 @@ int subscribe_push(cq_broker *b, const cq_subscribe_options *opts, cq_pool *pool
                                          batch ? push_batch_tramp : nullptr, s.get(), &s->push);
         e != Errc::ok)
         return to_int(e);
+    b->subscriptions.fetch_add(1, std::memory_order_relaxed);
     *out = s.release();
     return CQ_OK;
 }
@@ -368,6 +377,9 @@ int broker_unsubscribe(cq_subscription *s) {
     return guard([&] {
         if (!s) return CQ_OK;
         Errc e = s->push ? s->push->stop() : s->impl->close();
+        // release: the subscription's last use of the broker happens before
+        // a broker_close that sees the count drop.
+        s->owner->subscriptions.fetch_sub(1, std::memory_order_release);
         delete s;
         return to_int(e);
     });

@@ -222,7 +222,10 @@ CQ_API void pool_destroy(cq_pool *p) {
         if (!p) return CQ_OK;
         if (impl(p)->is_own_worker())
             return to_int(cq::fail(Errc::perm, "pool_destroy: called from a worker of the pool"));
-        delete impl(p);
+        // Shut down now; the memory goes with the last reference (a push
+        // subscription still open keeps one, and finds the pool closed).
+        impl(p)->shutdown(0);
+        impl(p)->release();
         return CQ_OK;
     });
 }

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/shm/futex.hpp"
@@ -100,6 +101,7 @@ Errc PushDelivery::start(std::unique_ptr<Subscription> sub, Pool *pool, PushHand
                          std::unique_ptr<PushDelivery> *out) {
     std::unique_ptr<PushDelivery> p(new PushDelivery);
     p->sub_ = std::move(sub);
+    pool->retain();  // released in stop(): an early pool_destroy leaves it closed, not freed
     p->pool_ = pool;
     p->handler_ = handler;
     p->batch_handler_ = batch_handler;
@@ -117,6 +119,7 @@ PushDelivery::~PushDelivery() {
 Errc PushDelivery::stop() {
     stop_.store(true, std::memory_order_release);
     if (thread_.joinable()) thread_.join();
+    if (pool_) std::exchange(pool_, nullptr)->release();
     return sub_ ? sub_->close() : Errc::ok;
 }
 

@@ -55,6 +55,15 @@ class Pool {
     Errc shutdown(int64_t timeout_ns);
     void stats(PoolStats *out) const;
 
+    // References besides the owner's (a push subscription submitting to the
+    // pool holds one): the pool is freed by the last release, so an owner
+    // that destroys it first only shuts it down (pool_destroy does that).
+    void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() {
+        // acq_rel: every use through this reference happens before the delete.
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
     // Whether the calling thread is one of this pool's workers.
     bool is_own_worker() const;
     // Marks the job running on this thread failed; false if none is running.
@@ -63,6 +72,7 @@ class Pool {
     uint32_t workers() const { return nworkers_; }
 
   private:
+    std::atomic<uint32_t> refs_{1};
     explicit Pool(const PoolOptions &opts, uint32_t capacity, uint32_t segment_size,
                   uint32_t workers);
 

@@ -309,6 +309,38 @@ TEST(BrokerPush, ARecordHandlerThatThrowsFailsThatRecordAndTheRestOfItsJobRunsAg
     broker_close(b);
 }
 
+TEST(BrokerPush, DestroyingThePoolFirstStopsDeliveryAndClosingTheBrokerFirstIsRefused) {
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_pool *pool = make_pool();
+    Seen seen;
+    cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
+    o.pattern = "early";
+    cq_subscription *push = nullptr, *pull = nullptr;
+    ASSERT_EQ(broker_subscribe_push(b, &o, pool, handler, &seen, &push), CQ_OK);
+    ASSERT_EQ(broker_subscribe(b, "early", nullptr, 0, &pull), CQ_OK);
+    publish(b, "early", "one");
+    wait_for(seen, 1);
+    // The owner destroys the pool while the subscription still submits to it:
+    // the pool shuts down now and is freed when the subscription lets go
+    // (ASan would see a use after free otherwise).
+    pool_destroy(pool);
+    publish(b, "early", "two");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(seen.count.load(), 1u);
+    // The broker refuses to close under open subscriptions, and stays usable.
+    EXPECT_EQ(broker_close(b), CQ_EBUSY);
+    EXPECT_NE(std::string(cq_last_error()).find("2 subscription"), std::string::npos)
+        << cq_last_error();
+    EXPECT_EQ(broker_unsubscribe(push), CQ_OK);
+    EXPECT_EQ(broker_close(b), CQ_EBUSY);
+    cq_message m;
+    ASSERT_EQ(broker_poll(pull, &m, 1'000'000'000), CQ_OK);
+    EXPECT_EQ(m.offset, 0u);
+    EXPECT_EQ(broker_unsubscribe(pull), CQ_OK);
+    EXPECT_EQ(broker_close(b), CQ_OK);
+}
+
 TEST(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
     cqtest::TempDir d;
     cq_broker *b = open_broker(d.path());

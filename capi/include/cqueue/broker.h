@@ -195,8 +195,9 @@ CQ_API int broker_name_valid(const char *name, uint32_t kind);
 CQ_API int broker_open(const char *dir, const cq_broker_options *opts, cq_broker **out);
 
 /** Flush per the fsync policy, stop the background thread, free the handle.
- *  Returns CQ_OK (also for NULL), or CQ_EIO if the final fdatasync failed (the
- *  handle is freed anyway). */
+ *  Returns CQ_OK (also for NULL), CQ_EIO if the final fdatasync failed (the
+ *  handle is freed anyway), or CQ_EBUSY if a subscription of b is still open
+ *  (nothing is closed: unsubscribe it, then close again). */
 CQ_API int broker_close(cq_broker *b);
 
 /**

@@ -45,8 +45,10 @@ extern "C" {
 #define CQ_EIO (-12)       /**< an operating-system call failed */
 #define CQ_ECLOSED (-13)   /**< the object is closed or shutting down */
 #define CQ_ECANCELED (-14) /**< the operation was cancelled */
-#define CQ_EBUSY (-15)     /**< recovery could not stop the world in time; retry later */
-#define CQ_EFOREIGN (-16)  /**< the name is taken by something that is not ours */
+#define CQ_EBUSY                                                                       \
+    (-15)                 /**< still in use (broker_close with open subscriptions), or \
+                               recovery could not stop the world in time; retry later */
+#define CQ_EFOREIGN (-16) /**< the name is taken by something that is not ours */
 
 /**
  * Static English text for an error code; unknown codes give "unknown error".

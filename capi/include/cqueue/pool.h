@@ -243,7 +243,8 @@ CQ_API int pool_shutdown(cq_pool *p, int64_t timeout_ns);
  * pool_shutdown(p, 0): stops accepting, cancels every queued job (cleanups run
  * with CQ_ECANCELED), waits for running jobs and joins. NULL is fine. Must be
  * the last call on p; must not be called from one of p's workers (ignored,
- * the pool leaks).
+ * the pool leaks). A push subscription (broker_subscribe_push) still using p
+ * stops delivering, and the pool's memory is freed when it is unsubscribed.
  */
 CQ_API void pool_destroy(cq_pool *p);
 

@@ -105,7 +105,14 @@ CQ_API void cq_queue_options_init(cq_queue_options *opts);
  */
 CQ_API int cq_open(const char *name, const cq_queue_options *opts, cq_queue **out);
 
-/** Detach and free the handle; the queue itself stays. NULL is fine (CQ_OK). */
+/**
+ * Detach and free the handle; the queue itself stays. NULL is fine (CQ_OK).
+ * Must be the last call on q: no call on q may be in progress in another
+ * thread or follow it. A thread blocked in cq_enqueue_wait / cq_dequeue_wait
+ * on q cannot be woken early; give such waits a finite timeout and let them
+ * return before closing (the Go, Java and Python bindings wait in slices for
+ * this reason).
+ */
 CQ_API int cq_close(cq_queue *q);
 
 /**
