@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/broker/broker_util.hpp"
@@ -42,15 +43,40 @@ cq_pool *make_pool() {
     return p;
 }
 
+// A broker directory and a 2-worker pool per test; whatever the test did
+// not close itself is closed at the end.
+class BrokerPush : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        if (pool) {
+            EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
+            pool_destroy(pool);
+        }
+        if (b) {
+            EXPECT_EQ(broker_close(b), CQ_OK) << cq_last_error();
+        }
+    }
+    // What a durable subscriber id resumes with on topic: every record from its
+    // first unacknowledged one.
+    std::vector<brokertest::Record> resume(const char *topic, const char *id) {
+        cq_subscription *pull = nullptr;
+        EXPECT_EQ(broker_subscribe(b, topic, id, CQ_SUB_DURABLE, &pull), CQ_OK) << cq_last_error();
+        auto rest = drain(pull);
+        EXPECT_EQ(broker_unsubscribe(pull), CQ_OK);
+        return rest;
+    }
+
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_pool *pool = make_pool();
+};
+
 void wait_for(Seen &s, size_t n) {
     for (int i = 0; i < 10000 && s.count.load() < n; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-TEST(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
     Seen seen;
     seen.fail_at = 500;
     cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
@@ -76,15 +102,9 @@ TEST(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
         for (size_t i = 0; i < seen.offsets.size(); ++i) ASSERT_EQ(seen.offsets[i], i);
     }
     // The handler failed at 500: a new subscription resumes there.
-    cq_subscription *pull = nullptr;
-    ASSERT_EQ(broker_subscribe(b, "p", "pusher", CQ_SUB_DURABLE, &pull), CQ_OK);
-    auto rest = drain(pull);
+    auto rest = resume("p", "pusher");
     ASSERT_EQ(rest.size(), 500u);
     EXPECT_EQ(rest[0].offset, 500u);
-    broker_unsubscribe(pull);
-    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
-    pool_destroy(pool);
-    broker_close(b);
 }
 
 // A batch handler that records what it was given, and at one offset handles
@@ -151,10 +171,7 @@ cq_subscription *push_batch_sub(cq_broker *b, cq_pool *pool, BatchSeen *seen, co
     return s;
 }
 
-TEST(BrokerPush, BatchHandlerTakesRunsInOrderAndAShortReturnRedeliversTheRest) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, BatchHandlerTakesRunsInOrderAndAShortReturnRedeliversTheRest) {
     // Published before subscribing, so the first calls get full batches.
     for (int i = 0; i < 1000; ++i) publish(b, "p", std::to_string(i));
     BatchSeen seen;
@@ -192,21 +209,12 @@ TEST(BrokerPush, BatchHandlerTakesRunsInOrderAndAShortReturnRedeliversTheRest) {
         EXPECT_EQ(got, want);
     }
     // Acknowledged up to 299: a new subscription resumes at the failed record.
-    cq_subscription *pull = nullptr;
-    ASSERT_EQ(broker_subscribe(b, "p", "batcher", CQ_SUB_DURABLE, &pull), CQ_OK);
-    auto rest = drain(pull);
+    auto rest = resume("p", "batcher");
     ASSERT_EQ(rest.size(), 700u);
     EXPECT_EQ(rest[0].offset, 300u);
-    broker_unsubscribe(pull);
-    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
-    pool_destroy(pool);
-    broker_close(b);
 }
 
-TEST(BrokerPush, ThrowingBatchHandlerFailsItsWholeCallAndDeliveryGoesOn) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, ThrowingBatchHandlerFailsItsWholeCallAndDeliveryGoesOn) {
     for (int i = 0; i < 200; ++i) {
         publish(b, "p", std::to_string(i));
         publish(b, "other", std::to_string(i));
@@ -248,9 +256,7 @@ TEST(BrokerPush, ThrowingBatchHandlerFailsItsWholeCallAndDeliveryGoesOn) {
     // Each topic of the failed call resumes at its first record in it.
     for (auto [topic, first] : {std::pair<const char *, uint64_t>{"p", first_of_failed_call_p},
                                 {"other", first_of_failed_call_other}}) {
-        cq_subscription *pull = nullptr;
-        ASSERT_EQ(broker_subscribe(b, topic, "thrower", CQ_SUB_DURABLE, &pull), CQ_OK);
-        auto rest = drain(pull);
+        auto rest = resume(topic, "thrower");
         if (first == UINT64_MAX) {
             EXPECT_TRUE(rest.empty()) << topic;  // not in the failed call: all acknowledged
         } else {
@@ -258,11 +264,7 @@ TEST(BrokerPush, ThrowingBatchHandlerFailsItsWholeCallAndDeliveryGoesOn) {
             EXPECT_EQ(rest[0].offset, first) << topic;
             EXPECT_EQ(rest.size(), 200 - first) << topic;
         }
-        broker_unsubscribe(pull);
     }
-    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
-    pool_destroy(pool);
-    broker_close(b);
 }
 
 int throwing_handler(void *ctx, const cq_message *m) {
@@ -276,10 +278,7 @@ int throwing_handler(void *ctx, const cq_message *m) {
     return 0;
 }
 
-TEST(BrokerPush, ARecordHandlerThatThrowsFailsThatRecordAndTheRestOfItsJobRunsAgain) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, ARecordHandlerThatThrowsFailsThatRecordAndTheRestOfItsJobRunsAgain) {
     for (int i = 0; i < 300; ++i) publish(b, "p", std::to_string(i));
     Seen seen;
     seen.fail_at = 100;
@@ -298,21 +297,12 @@ TEST(BrokerPush, ARecordHandlerThatThrowsFailsThatRecordAndTheRestOfItsJobRunsAg
         ASSERT_EQ(seen.offsets.size(), 300u);
         for (size_t i = 0; i < 300; ++i) ASSERT_EQ(seen.offsets[i], i);
     }
-    cq_subscription *pull = nullptr;
-    ASSERT_EQ(broker_subscribe(b, "p", "record-thrower", CQ_SUB_DURABLE, &pull), CQ_OK);
-    auto rest = drain(pull);
+    auto rest = resume("p", "record-thrower");
     ASSERT_EQ(rest.size(), 200u);
     EXPECT_EQ(rest[0].offset, 100u);
-    broker_unsubscribe(pull);
-    EXPECT_EQ(pool_shutdown(pool, CQ_WAIT_FOREVER), CQ_OK);
-    pool_destroy(pool);
-    broker_close(b);
 }
 
-TEST(BrokerPush, DestroyingThePoolFirstStopsDeliveryAndClosingTheBrokerFirstIsRefused) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, DestroyingThePoolFirstStopsDeliveryAndClosingTheBrokerFirstIsRefused) {
     Seen seen;
     cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
     o.pattern = "early";
@@ -324,7 +314,7 @@ TEST(BrokerPush, DestroyingThePoolFirstStopsDeliveryAndClosingTheBrokerFirstIsRe
     // The owner destroys the pool while the subscription still submits to it:
     // the pool shuts down now and is freed when the subscription lets go
     // (ASan would see a use after free otherwise).
-    pool_destroy(pool);
+    pool_destroy(std::exchange(pool, nullptr));
     publish(b, "early", "two");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_EQ(seen.count.load(), 1u);
@@ -338,13 +328,10 @@ TEST(BrokerPush, DestroyingThePoolFirstStopsDeliveryAndClosingTheBrokerFirstIsRe
     ASSERT_EQ(broker_poll(pull, &m, 1'000'000'000), CQ_OK);
     EXPECT_EQ(m.offset, 0u);
     EXPECT_EQ(broker_unsubscribe(pull), CQ_OK);
-    EXPECT_EQ(broker_close(b), CQ_OK);
+    EXPECT_EQ(broker_close(std::exchange(b, nullptr)), CQ_OK);
 }
 
-TEST(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
-    cqtest::TempDir d;
-    cq_broker *b = open_broker(d.path());
-    cq_pool *pool = make_pool();
+TEST_F(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
     cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
     o.pattern = "q";
     cq_subscription *s = nullptr;
@@ -367,8 +354,6 @@ TEST(BrokerPush, PoolShutdownStopsDeliveryAndArgumentsAreChecked) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_EQ(seen.count.load(), 1u);
     EXPECT_EQ(broker_unsubscribe(s), CQ_OK);  // returns although the pool is gone
-    pool_destroy(pool);
-    broker_close(b);
 }
 
 }  // namespace

@@ -1000,11 +1000,7 @@ class Broker {
             };
         else
             st->one = std::forward<F>(handler);
-        cq_subscribe_options raw = opts.native();
-        cq_subscription *s = nullptr;
-        detail::check(::broker_subscribe_push(b_, &raw, pool.native_handle(),
-                                              &PushSubscription::on_one, st.get(), &s));
-        return PushSubscription(s, std::move(st));
+        return start_push(opts, pool, std::move(st));
     }
     /**
      * Push delivery in runs: handler(std::span<const Message>) gets up to 64 records
@@ -1026,11 +1022,7 @@ class Broker {
             };
         else
             st->batch = std::forward<F>(handler);
-        cq_subscribe_options raw = opts.native();
-        cq_subscription *s = nullptr;
-        detail::check(::broker_subscribe_push_batch(b_, &raw, pool.native_handle(),
-                                                    &PushSubscription::on_batch, st.get(), &s));
-        return PushSubscription(s, std::move(st));
+        return start_push(opts, pool, std::move(st));
     }
 
     BrokerStats stats() const {
@@ -1057,6 +1049,17 @@ class Broker {
 
   private:
     explicit Broker(cq_broker *b) noexcept : b_(b) {}
+    PushSubscription start_push(const SubscribeOptions &opts, Pool &pool,
+                                std::unique_ptr<PushSubscription::State> st) {
+        cq_subscribe_options raw = opts.native();
+        cq_subscription *s = nullptr;
+        detail::check(st->batch
+                          ? ::broker_subscribe_push_batch(b_, &raw, pool.native_handle(),
+                                                          &PushSubscription::on_batch, st.get(), &s)
+                          : ::broker_subscribe_push(b_, &raw, pool.native_handle(),
+                                                    &PushSubscription::on_one, st.get(), &s));
+        return PushSubscription(s, std::move(st));
+    }
     void reset() noexcept {
         if (b_) ::broker_close(std::exchange(b_, nullptr));
     }

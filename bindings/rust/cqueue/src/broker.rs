@@ -474,15 +474,27 @@ impl Drop for Subscription<'_> {
 type RecordHandler = Box<dyn FnMut(&Message<'_>) -> bool + Send + 'static>;
 type BatchHandler = Box<dyn FnMut(&[Message<'_>]) -> usize + Send + 'static>;
 
+enum PushHandler {
+    Record(Mutex<RecordHandler>),
+    Batch(Mutex<BatchHandler>),
+}
+
 /// What the library's push trampolines reach through their context pointer.
 struct PushState {
-    record: Option<Mutex<RecordHandler>>,
-    batch: Option<Mutex<BatchHandler>>,
+    handler: PushHandler,
     failures: AtomicU64,
     last_panic: Mutex<Option<String>>,
 }
 
 impl PushState {
+    fn new(handler: PushHandler) -> PushState {
+        PushState {
+            handler,
+            failures: AtomicU64::new(0),
+            last_panic: Mutex::new(None),
+        }
+    }
+
     fn panicked(&self, p: Box<dyn std::any::Any + Send>) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let text = panic_text(&*p);
@@ -498,7 +510,7 @@ impl PushState {
 unsafe extern "C" fn on_record(ctx: *mut c_void, m: *const sys::cq_message) -> c_int {
     // SAFETY: ctx is the PushState that PushSubscription keeps until unsubscribe returned.
     let st = unsafe { &*(ctx as *const PushState) };
-    let Some(handler) = st.record.as_ref() else {
+    let PushHandler::Record(handler) = &st.handler else {
         return 1;
     };
     // SAFETY: the library passes a record valid during this call.
@@ -516,7 +528,7 @@ unsafe extern "C" fn on_record(ctx: *mut c_void, m: *const sys::cq_message) -> c
 unsafe extern "C" fn on_batch(ctx: *mut c_void, m: *const sys::cq_message, n: usize) -> usize {
     // SAFETY: as in on_record.
     let st = unsafe { &*(ctx as *const PushState) };
-    let Some(handler) = st.batch.as_ref() else {
+    let PushHandler::Batch(handler) = &st.handler else {
         return 0;
     };
     // SAFETY: the library passes n (1..64) records valid during this call.
@@ -569,12 +581,7 @@ impl PushSubscription {
     where
         F: FnMut(&Message<'_>) -> bool + Send + 'static,
     {
-        let state = PushState {
-            record: Some(Mutex::new(Box::new(handler))),
-            batch: None,
-            failures: AtomicU64::new(0),
-            last_panic: Mutex::new(None),
-        };
+        let state = PushState::new(PushHandler::Record(Mutex::new(Box::new(handler))));
         Self::start(broker, opts, pool, state)
     }
 
@@ -589,12 +596,7 @@ impl PushSubscription {
     where
         F: FnMut(&[Message<'_>]) -> usize + Send + 'static,
     {
-        let state = PushState {
-            record: None,
-            batch: Some(Mutex::new(Box::new(handler))),
-            failures: AtomicU64::new(0),
-            last_panic: Mutex::new(None),
-        };
+        let state = PushState::new(PushHandler::Batch(Mutex::new(Box::new(handler))));
         Self::start(broker, opts, pool, state)
     }
 
@@ -611,7 +613,7 @@ impl PushSubscription {
         // stays alive (boxed, owned by the returned value) until broker_unsubscribe
         // has returned.
         let rc = opts.with_raw(|raw| unsafe {
-            if state.batch.is_some() {
+            if matches!(state.handler, PushHandler::Batch(_)) {
                 sys::broker_subscribe_push_batch(
                     broker.as_raw(),
                     raw,
