@@ -2,9 +2,14 @@ package cqueue
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"cqueue/internal/raw"
 )
@@ -37,11 +42,12 @@ type BrokerOptions struct {
 // Broker is an open broker directory (durable publish/subscribe over
 // memory-mapped logs); safe for concurrent use by many goroutines.
 type Broker struct {
-	mu   sync.RWMutex // Close (write) against operations in flight (read)
-	h    raw.CqbBroker
-	dir  string
-	subs map[*Subscription]struct{}
-	smu  sync.Mutex // subs
+	mu     sync.RWMutex // Close (write) against operations in flight (read)
+	closed bool         // under mu: Close has begun
+	h      raw.CqbBroker
+	dir    string
+	subs   map[io.Closer]struct{} // open *Subscription and *PushSubscription
+	smu    sync.Mutex             // subs
 }
 
 // Message is one delivered record (its own copy).
@@ -52,12 +58,33 @@ type Message struct {
 	Data        []byte
 }
 
-// SubscribeOptions for Broker.Subscribe; the zero value is an ephemeral
-// subscription starting at the next record published.
+// SubscribeOptions for Broker.Subscribe and Broker.SubscribePush; the zero value
+// is an ephemeral subscription starting at the next record published.
 type SubscribeOptions struct {
 	DurableID string // non-empty: durable, resuming after this subscriber's acks
 	Earliest  bool   // a new subscription starts at the oldest retained record
+	// Start, when set by StartAtOffset or StartAtTime, is where the subscription
+	// starts in each matching topic (for a durable one, only in topics it has no
+	// ack for yet).
+	Start Start
 }
+
+// Start is a start position of SubscribeOptions.Start.
+type Start struct {
+	kind   uint32 // raw.START_*; 0 is START_DEFAULT
+	offset uint64
+	time   time.Time
+}
+
+// StartAtOffset starts at offset in each matching topic (clamped to the records
+// retained). Subscribing fails with ErrInvalid above math.MaxInt64.
+func StartAtOffset(offset uint64) Start {
+	return Start{kind: uint32(raw.START_OFFSET), offset: offset}
+}
+
+// StartAtTime starts at the first record published at or after t (years 1678
+// to 2262: nanoseconds since the epoch in an int64).
+func StartAtTime(t time.Time) Start { return Start{kind: uint32(raw.START_TIME), time: t} }
 
 // Subscription delivers the records of the topics matching its pattern. Its
 // methods may be called from any goroutine; polls are serialised (the C API
@@ -66,7 +93,32 @@ type Subscription struct {
 	mu     sync.Mutex // one call at a time; Close between wait slices
 	h      raw.CqbSubscription
 	broker *Broker
-	topic  []byte
+}
+
+// BrokerStats are the counters of a broker handle (this process) and of its directory.
+type BrokerStats struct {
+	Topics          uint64 // topics in the directory
+	Published       uint64 // records published through this handle
+	PublishedBytes  uint64 // their body bytes
+	Delivered       uint64 // records delivered to this handle's subscriptions
+	Fsyncs          uint64 // fdatasync calls of this handle
+	HolesSkipped    uint64 // dead publishers' records turned to padding (all processes)
+	SegmentsDeleted uint64 // by retention, through this handle
+	PublishFailures uint64 // publishes that returned an error
+	SyncFailed      bool   // an fdatasync failed: publishes return ErrIO
+}
+
+// SubscriptionStats are the counters of a subscription for one topic.
+type SubscriptionStats struct {
+	Durable       bool
+	Delivered     uint64 // records of the topic delivered
+	Missed        uint64 // deleted by retention before delivery, or dead publishers' gaps
+	NextOffset    uint64 // offset of the next record to deliver
+	AckedOffset   uint64 // next offset after the last ack (0: none)
+	EndOffset     uint64 // next offset to be appended to the topic
+	DurableOffset uint64 // records below it are as durable as the fsync policy promises
+	LagRecords    uint64 // EndOffset - NextOffset
+	LagBytes      uint64 // bytes of the log from the cursor to the end
 }
 
 func hasNUL(s ...string) bool {
@@ -95,15 +147,45 @@ func OpenBroker(dir string, opts *BrokerOptions) (*Broker, error) {
 		raw.DeleteCqbBroker(h)
 		return nil, err
 	}
-	b := &Broker{h: h, dir: dir, subs: map[*Subscription]struct{}{}}
+	b := &Broker{h: h, dir: dir, subs: map[io.Closer]struct{}{}}
 	runtime.SetFinalizer(b, func(b *Broker) { _ = b.Close() })
 	return b, nil
 }
 
-// Close closes every open subscription of b, then b. Safe to call twice.
+// call runs f with b's handle under the read lock, on a locked OS thread (the
+// library's error detail is per thread); a negative result becomes an *Error.
+func (b *Broker) call(op string, f func(h raw.CqbBroker) int64) (int64, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return 0, &Error{Code: raw.ECLOSED, Op: op}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc := f(b.h)
+	if rc < 0 {
+		return 0, lastError(op, int(rc))
+	}
+	return rc, nil
+}
+
+// Close closes every open subscription of b (a push subscription after its batch
+// in flight), then b. Safe to call twice. ErrPerm from a push handler (it would
+// wait for that handler itself).
 func (b *Broker) Close() error {
+	if inPushHandler() {
+		return errInPushHandler("close broker")
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true // the calls in flight have ended; later ones get ErrClosed
+	b.mu.Unlock()
+	// Without b.mu: a push handler may still call b while its subscription waits for it.
 	b.smu.Lock()
-	subs := make([]*Subscription, 0, len(b.subs))
+	subs := make([]io.Closer, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
 	}
@@ -111,16 +193,10 @@ func (b *Broker) Close() error {
 	for _, s := range subs {
 		_ = s.Close()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.h == nil {
-		return nil
-	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	rc := raw.Cqb_broker_close(b.h)
 	raw.DeleteCqbBroker(b.h)
-	b.h = nil
 	runtime.SetFinalizer(b, nil)
 	if rc < 0 {
 		return lastError("close broker", rc)
@@ -128,23 +204,85 @@ func (b *Broker) Close() error {
 	return nil
 }
 
+func (b *Broker) adopt(s io.Closer) {
+	b.smu.Lock()
+	b.subs[s] = struct{}{}
+	b.smu.Unlock()
+}
+
+func (b *Broker) forget(s io.Closer) {
+	b.smu.Lock()
+	delete(b.subs, s)
+	b.smu.Unlock()
+}
+
 // Publish appends data to topic and returns its offset.
 func (b *Broker) Publish(topic string, data []byte) (uint64, error) {
 	if hasNUL(topic) {
 		return 0, &Error{Code: raw.EINVAL, Op: "publish", Detail: "topic contains a NUL byte"}
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.h == nil {
-		return 0, &Error{Code: raw.ECLOSED, Op: "publish"}
+	off, err := b.call("publish", func(h raw.CqbBroker) int64 {
+		return raw.Cqb_broker_publish(h, topic, data)
+	})
+	return uint64(off), err
+}
+
+// PublishBatch appends msgs to topic in one call and returns the offset of the
+// first; their offsets are consecutive. n is below len(msgs) only when an error
+// stopped the batch after n records (err is nil then); when none was appended,
+// err says why.
+func (b *Broker) PublishBatch(topic string, msgs [][]byte) (first uint64, n int, err error) {
+	const op = "publish batch"
+	if hasNUL(topic) {
+		return 0, 0, &Error{Code: raw.EINVAL, Op: op, Detail: "topic contains a NUL byte"}
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	off := raw.Cqb_broker_publish(b.h, topic, data)
-	if off < 0 {
-		return 0, lastError("publish "+topic, int(off))
+	if len(msgs) == 0 {
+		return 0, 0, &Error{Code: raw.EINVAL, Op: op, Detail: "no record to publish"}
 	}
-	return uint64(off), nil
+	// Framed as cqb_broker_publish_batch takes them: a 4-byte little-endian length, the bytes.
+	size := 0
+	for i, m := range msgs {
+		if len(m) > raw.BROKER_MAX_MESSAGE_SIZE {
+			return 0, 0, &Error{Code: raw.EMSGSIZE, Op: op,
+				Detail: fmt.Sprintf("record %d has %d bytes (max %d)", i, len(m), raw.BROKER_MAX_MESSAGE_SIZE)}
+		}
+		size += 4 + len(m)
+	}
+	frames := make([]byte, 0, size)
+	for _, m := range msgs {
+		frames = binary.LittleEndian.AppendUint32(frames, uint32(len(m)))
+		frames = append(frames, m...)
+	}
+	out := raw.NewCqbBatchPublish()
+	defer raw.DeleteCqbBatchPublish(out)
+	if _, err := b.call(op, func(h raw.CqbBroker) int64 {
+		return int64(raw.Cqb_broker_publish_batch(h, topic, frames, out))
+	}); err != nil {
+		return 0, 0, err
+	}
+	return uint64(out.GetFirst_offset()), int(out.GetCount()), nil
+}
+
+// subscribeArgs checks pattern and opts and returns the facades' flags, start and
+// start value.
+func subscribeArgs(op, pattern string, opts *SubscribeOptions) (
+	flags, start uint, value int64, err error) {
+	if hasNUL(pattern, opts.DurableID) {
+		return 0, 0, 0, &Error{Code: raw.EINVAL, Op: op, Detail: "argument contains a NUL byte"}
+	}
+	if opts.Earliest {
+		flags |= uint(raw.SUB_EARLIEST)
+	}
+	switch int(opts.Start.kind) {
+	case raw.START_OFFSET:
+		if opts.Start.offset > math.MaxInt64 {
+			return 0, 0, 0, &Error{Code: raw.EINVAL, Op: op, Detail: "start offset above math.MaxInt64"}
+		}
+		value = int64(opts.Start.offset)
+	case raw.START_TIME:
+		value = opts.Start.time.UnixNano()
+	}
+	return flags, uint(opts.Start.kind), value, nil
 }
 
 // Subscribe to every topic matching pattern ("a.*.c", "a.>"). opts may be nil.
@@ -152,60 +290,79 @@ func (b *Broker) Subscribe(pattern string, opts *SubscribeOptions) (*Subscriptio
 	if opts == nil {
 		opts = &SubscribeOptions{}
 	}
-	if hasNUL(pattern, opts.DurableID) {
-		return nil, &Error{Code: raw.EINVAL, Op: "subscribe", Detail: "argument contains a NUL byte"}
-	}
-	var flags uint
-	if opts.Earliest {
-		flags |= uint(raw.SUB_EARLIEST)
-	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.h == nil {
-		return nil, &Error{Code: raw.ECLOSED, Op: "subscribe"}
-	}
-	h := raw.NewCqbSubscription()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if rc := raw.Cqb_broker_subscribe(b.h, h, pattern, opts.DurableID, flags,
-		uint(raw.START_DEFAULT), 0); rc < 0 {
-		err := lastError("subscribe "+pattern, rc)
-		raw.DeleteCqbSubscription(h)
+	const op = "subscribe"
+	flags, start, value, err := subscribeArgs(op, pattern, opts)
+	if err != nil {
 		return nil, err
 	}
-	s := &Subscription{h: h, broker: b, topic: make([]byte, 256)}
-	b.smu.Lock()
-	b.subs[s] = struct{}{}
-	b.smu.Unlock()
+	s := &Subscription{h: raw.NewCqbSubscription(), broker: b}
+	if _, err := b.call(op, func(h raw.CqbBroker) int64 {
+		rc := raw.Cqb_broker_subscribe(h, s.h, pattern, opts.DurableID, flags, start, value)
+		if rc >= 0 {
+			b.adopt(s) // under b.mu: Close cannot miss it
+		}
+		return int64(rc)
+	}); err != nil {
+		raw.DeleteCqbSubscription(s.h)
+		return nil, err
+	}
 	return s, nil
+}
+
+// text is one of the directory's texts (what 0: topics, 1: metrics; see cqb_broker_text).
+func (b *Broker) text(op string, what int) (string, error) {
+	buf := make([]byte, 4096)
+	for {
+		need, err := b.call(op, func(h raw.CqbBroker) int64 { return raw.Cqb_broker_text(h, what, buf) })
+		if err != nil {
+			return "", err
+		}
+		if int(need) <= len(buf) {
+			return string(buf[:max(0, need-1)]), nil
+		}
+		buf = make([]byte, need)
+	}
 }
 
 // Topics lists the topics in the directory.
 func (b *Broker) Topics() ([]string, error) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.h == nil {
-		return nil, &Error{Code: raw.ECLOSED, Op: "topics"}
+	text, err := b.text("topics", 0)
+	if err != nil {
+		return nil, err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	buf := make([]byte, 4096)
-	for {
-		need := raw.Cqb_broker_text(b.h, 0, buf)
-		if need < 0 {
-			return nil, lastError("topics", int(need))
+	var out []string
+	for _, t := range strings.Split(text, "\n") {
+		if t != "" {
+			out = append(out, t)
 		}
-		if int(need) <= len(buf) {
-			var out []string
-			for _, t := range strings.Split(string(buf[:max(0, need-1)]), "\n") {
-				if t != "" {
-					out = append(out, t)
-				}
-			}
-			return out, nil
-		}
-		buf = make([]byte, need)
 	}
+	return out, nil
+}
+
+// Metrics returns every metric of the directory and of this handle in the
+// Prometheus text exposition format.
+func (b *Broker) Metrics() (string, error) { return b.text("metrics", 1) }
+
+// Stats reads the counters of this handle and of the directory.
+func (b *Broker) Stats() (BrokerStats, error) {
+	s := raw.NewCqbBrokerStats()
+	defer raw.DeleteCqbBrokerStats(s)
+	if _, err := b.call("broker stats", func(h raw.CqbBroker) int64 {
+		return int64(raw.Cqb_broker_stats(h, s))
+	}); err != nil {
+		return BrokerStats{}, err
+	}
+	return BrokerStats{
+		Topics:          uint64(s.GetTopics()),
+		Published:       uint64(s.GetPublished()),
+		PublishedBytes:  uint64(s.GetPublished_bytes()),
+		Delivered:       uint64(s.GetDelivered()),
+		Fsyncs:          uint64(s.GetFsyncs()),
+		HolesSkipped:    uint64(s.GetHoles_skipped()),
+		SegmentsDeleted: uint64(s.GetSegments_deleted()),
+		PublishFailures: uint64(s.GetPublish_failures()),
+		SyncFailed:      s.GetSync_failed() != 0,
+	}, nil
 }
 
 // Close unsubscribes (persisting pending acks). Safe to call twice; a Poll
@@ -221,53 +378,96 @@ func (s *Subscription) Close() error {
 	rc := raw.Cqb_sub_close(s.h)
 	raw.DeleteCqbSubscription(s.h)
 	s.h = nil
-	s.broker.smu.Lock()
-	delete(s.broker.subs, s)
-	s.broker.smu.Unlock()
+	s.broker.forget(s)
 	if rc < 0 {
 		return lastError("unsubscribe", rc)
 	}
 	return nil
 }
 
-func (s *Subscription) pollOnce(timeoutNs int64) (*Message, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h == nil {
-		return nil, &Error{Code: raw.ECLOSED, Op: "poll"}
+// messages turns records into Messages.
+func messages(recs []raw.Record) []*Message {
+	all := make([]Message, len(recs))
+	out := make([]*Message, len(recs))
+	for i, r := range recs {
+		all[i] = Message{Topic: r.Topic, Offset: r.Offset, TimestampNs: r.TimestampNs, Data: r.Data}
+		out[i] = &all[i]
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	n := raw.Cqb_sub_poll(s.h, timeoutNs)
-	if n < 0 {
-		return nil, lastError("poll", n)
-	}
-	data := make([]byte, n)
-	raw.Cqb_sub_copy_data(s.h, data)
-	tl := raw.Cqb_sub_copy_topic(s.h, s.topic)
-	return &Message{
-		Topic:       string(s.topic[:min(tl, len(s.topic))]),
-		Offset:      uint64(raw.Cqb_sub_offset(s.h)),
-		TimestampNs: raw.Cqb_sub_timestamp(s.h),
-		Data:        data,
-	}, nil
+	return out
 }
 
-// TryPoll returns the next record without waiting: ErrTimeout when there is none.
-func (s *Subscription) TryPoll() (*Message, error) { return s.pollOnce(0) }
+// pollOnce polls for up to max records once, waiting up to timeoutNs for the first.
+func (s *Subscription) pollOnce(max int, timeoutNs int64) ([]*Message, error) {
+	var recs []raw.Record
+	err := s.call("poll", func() int {
+		n := raw.Cqb_sub_poll_batch(s.h, uint(max), timeoutNs)
+		if n > 0 {
+			recs = raw.SubBatch(s.h, n)
+		}
+		return n
+	})
+	if err != nil {
+		return nil, err
+	}
+	return messages(recs), nil
+}
 
-// Poll returns the next record of any matching topic, waiting until ctx is
-// done (then it returns ctx.Err()). Records of one topic come in offset order.
-func (s *Subscription) Poll(ctx context.Context) (*Message, error) {
+// poll polls in wait slices until a record comes or ctx is done.
+func (s *Subscription) poll(ctx context.Context, max int) ([]*Message, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		m, err := s.pollOnce(sliceNs(ctx))
+		m, err := s.pollOnce(max, sliceNs(ctx))
 		if err == nil || !isTimeout(err) {
 			return m, err
 		}
 	}
+}
+
+// TryPoll returns the next record without waiting: ErrTimeout when there is none.
+func (s *Subscription) TryPoll() (*Message, error) {
+	m, err := s.pollOnce(1, 0)
+	if err != nil {
+		return nil, err
+	}
+	return m[0], nil
+}
+
+// Poll returns the next record of any matching topic, waiting until ctx is
+// done (then it returns ctx.Err()). Records of one topic come in offset order.
+func (s *Subscription) Poll(ctx context.Context) (*Message, error) {
+	m, err := s.poll(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	return m[0], nil
+}
+
+func checkBatchMax(max int) error {
+	if max < 1 || max > raw.POLL_BATCH_MAX {
+		return &Error{Code: raw.EINVAL, Op: "poll batch",
+			Detail: fmt.Sprintf("max must be 1 .. %d", raw.POLL_BATCH_MAX)}
+	}
+	return nil
+}
+
+// TryPollBatch returns up to max (1 .. 4096) records that are there, in one
+// call, without waiting: ErrTimeout when there is none.
+func (s *Subscription) TryPollBatch(max int) ([]*Message, error) {
+	if err := checkBatchMax(max); err != nil {
+		return nil, err
+	}
+	return s.pollOnce(max, 0)
+}
+
+// PollBatch waits as Poll for the first record and returns it with those that
+// are there after it, up to max (1 .. 4096) in all, in one call.
+func (s *Subscription) PollBatch(ctx context.Context, max int) ([]*Message, error) {
+	if err := checkBatchMax(max); err != nil {
+		return nil, err
+	}
+	return s.poll(ctx, max)
 }
 
 func (s *Subscription) call(op string, f func() int) error {
@@ -301,4 +501,33 @@ func (s *Subscription) Seek(topic string, offset uint64) error {
 		return &Error{Code: raw.EINVAL, Op: "seek", Detail: "topic contains a NUL byte"}
 	}
 	return s.call("seek", func() int { return raw.Cqb_sub_seek(s.h, topic, int64(offset)) })
+}
+
+// SeekTime moves every cursor to the first record published at or after t.
+func (s *Subscription) SeekTime(t time.Time) error {
+	return s.call("seek time", func() int { return raw.Cqb_sub_seek_time(s.h, t.UnixNano()) })
+}
+
+// Stats reads the counters of s for topic (ErrNotFound if s has no such topic).
+func (s *Subscription) Stats(topic string) (SubscriptionStats, error) {
+	const op = "subscription stats"
+	if hasNUL(topic) {
+		return SubscriptionStats{}, &Error{Code: raw.EINVAL, Op: op, Detail: "topic contains a NUL byte"}
+	}
+	st := raw.NewCqbSubscriptionStats()
+	defer raw.DeleteCqbSubscriptionStats(st)
+	if err := s.call(op, func() int { return raw.Cqb_sub_stats(s.h, topic, st) }); err != nil {
+		return SubscriptionStats{}, err
+	}
+	return SubscriptionStats{
+		Durable:       st.GetDurable() != 0,
+		Delivered:     uint64(st.GetDelivered()),
+		Missed:        uint64(st.GetMissed()),
+		NextOffset:    uint64(st.GetNext_offset()),
+		AckedOffset:   uint64(st.GetAcked_offset()),
+		EndOffset:     uint64(st.GetEnd_offset()),
+		DurableOffset: uint64(st.GetDurable_offset()),
+		LagRecords:    uint64(st.GetLag_records()),
+		LagBytes:      uint64(st.GetLag_bytes()),
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,174 @@ func TestBrokerGoroutinesAndCloseEndsPoll(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not end a waiting Poll")
+	}
+}
+
+func TestBrokerPublishBatchAndPollBatch(t *testing.T) {
+	b := openBroker(t, t.TempDir(), nil)
+	s, err := b.Subscribe("batch", &cqueue.SubscribeOptions{Earliest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, n, err := b.PublishBatch("batch", [][]byte{[]byte("a"), nil, []byte("ccc")})
+	if err != nil || first != 0 || n != 3 {
+		t.Fatalf("publish batch: %d %d %v", first, n, err)
+	}
+	first, n, err = b.PublishBatch("batch", [][]byte{[]byte("d"), []byte("e")})
+	if err != nil || first != 3 || n != 2 {
+		t.Fatalf("second publish batch: %d %d %v", first, n, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msgs, err := s.PollBatch(ctx, 100) // every record is there: one call returns them all
+	if err != nil || len(msgs) != 5 {
+		t.Fatalf("poll batch: %d %v", len(msgs), err)
+	}
+	for i, want := range []string{"a", "", "ccc", "d", "e"} {
+		if m := msgs[i]; m.Offset != uint64(i) || string(m.Data) != want || m.Topic != "batch" {
+			t.Fatalf("record %d: %+v", i, m)
+		}
+	}
+	if _, err := s.TryPollBatch(10); !errors.Is(err, cqueue.ErrTimeout) {
+		t.Fatal(err)
+	}
+	if _, _, err := b.PublishBatch("batch", [][]byte{[]byte("f"), []byte("g"), []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := s.TryPollBatch(2); err != nil || len(msgs) != 2 || msgs[1].Offset != 6 {
+		t.Fatalf("at most max: %v %v", msgs, err)
+	}
+	if _, err := s.PollBatch(ctx, 0); !errors.Is(err, cqueue.ErrInvalid) {
+		t.Fatal(err)
+	}
+	if _, _, err := b.PublishBatch("batch", nil); !errors.Is(err, cqueue.ErrInvalid) {
+		t.Fatal(err)
+	}
+	if _, _, err := b.PublishBatch("bad topic!", [][]byte{nil}); !errors.Is(err, cqueue.ErrInvalid) {
+		t.Fatal(err)
+	}
+	big := make([]byte, 16<<20+1) // CQ_BROKER_MAX_MESSAGE_SIZE + 1
+	if _, _, err := b.PublishBatch("batch", [][]byte{nil, big}); !errors.Is(err, cqueue.ErrMsgSize) {
+		t.Fatal(err)
+	}
+}
+
+// publishSpaced publishes r0..r5 to topic with a pause between r2 and r3, and
+// returns the timestamp of r3 (later than those of r0..r2).
+func publishSpaced(t *testing.T, b *cqueue.Broker, topic string) time.Time {
+	t.Helper()
+	for i := 0; i < 6; i++ {
+		if i == 3 {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if _, err := b.Publish(topic, []byte(fmt.Sprint("r", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := b.Subscribe(topic, &cqueue.SubscribeOptions{Start: cqueue.StartAtOffset(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := pollT(t, s)
+	if m.Offset != 3 {
+		t.Fatalf("StartAtOffset(3) started at %d", m.Offset)
+	}
+	return time.Unix(0, m.TimestampNs)
+}
+
+func TestBrokerStartPositionsAndSeekTime(t *testing.T) {
+	b := openBroker(t, t.TempDir(), nil)
+	t3 := publishSpaced(t, b, "st")
+	s, err := b.Subscribe("st", &cqueue.SubscribeOptions{Start: cqueue.StartAtTime(t3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := pollT(t, s); m.Offset != 3 {
+		t.Fatalf("StartAtTime started at %d", m.Offset)
+	}
+	if err := s.Seek("", 0); err != nil {
+		t.Fatal(err)
+	}
+	if m := pollT(t, s); m.Offset != 0 {
+		t.Fatalf("after seek: %d", m.Offset)
+	}
+	if err := s.SeekTime(t3); err != nil {
+		t.Fatal(err)
+	}
+	if m := pollT(t, s); m.Offset != 3 {
+		t.Fatalf("after SeekTime: %d", m.Offset)
+	}
+	if err := s.SeekTime(time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if m := pollT(t, s); m.Offset != 0 {
+		t.Fatalf("after SeekTime(epoch): %d", m.Offset)
+	}
+	// A durable subscription starts there too, in topics it has no ack for yet.
+	d, err := b.Subscribe("st", &cqueue.SubscribeOptions{DurableID: "late", Start: cqueue.StartAtOffset(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := pollT(t, d); m.Offset != 5 || string(m.Data) != "r5" {
+		t.Fatalf("durable StartAtOffset: %+v", m)
+	}
+	if _, err := b.Subscribe("st", &cqueue.SubscribeOptions{Start: cqueue.StartAtOffset(1 << 63)}); !errors.Is(err, cqueue.ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+func TestBrokerStatsAndMetrics(t *testing.T) {
+	b := openBroker(t, t.TempDir(), &cqueue.BrokerOptions{Fsync: cqueue.FsyncGroup})
+	s, err := b.Subscribe("m.t", &cqueue.SubscribeOptions{DurableID: "watcher", Earliest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.PublishBatch("m.t", [][]byte{[]byte("12345"), []byte("67890"), []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	m := pollT(t, s)
+	if err := s.Ack(m); err != nil {
+		t.Fatal(err)
+	}
+	pollT(t, s)
+	st, err := s.Stats("m.t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Durable || st.Delivered != 2 || st.NextOffset != 2 || st.AckedOffset != 1 || st.EndOffset != 3 ||
+		st.LagRecords != 1 || st.LagBytes == 0 || st.DurableOffset != 3 || st.Missed != 0 {
+		t.Fatalf("subscription stats %+v", st)
+	}
+	if _, err := s.Stats("other"); !errors.Is(err, cqueue.ErrNotFound) {
+		t.Fatal(err)
+	}
+	bs, err := b.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs.Topics != 1 || bs.Published != 3 || bs.PublishedBytes != 11 || bs.Delivered != 2 || bs.Fsyncs == 0 ||
+		bs.PublishFailures != 0 || bs.SyncFailed {
+		t.Fatalf("broker stats %+v", bs)
+	}
+	text, err := b.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"cqueue_broker_published_total 3\n",
+		`cqueue_topic_end_offset{topic="m.t"} 3` + "\n",
+		`cqueue_subscriber_acked_offset{subscriber="watcher",topic="m.t"} 1` + "\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("metrics lack %q:\n%s", want, text)
+		}
+	}
+	_ = b.Close()
+	if _, err := b.Metrics(); !errors.Is(err, cqueue.ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := b.Stats(); !errors.Is(err, cqueue.ErrClosed) {
+		t.Fatal(err)
 	}
 }

@@ -23,7 +23,9 @@ type Pool struct {
 	mu       sync.RWMutex // Close (write) against calls in flight (read)
 	closing  atomic.Bool
 	h        raw.CqbPool
-	attached *attachment // the queue the workers drain, if any
+	attached *attachment                    // the queue the workers drain, if any
+	push     map[*PushSubscription]struct{} // open, delivering through this pool
+	pmu      sync.Mutex                     // push
 }
 
 type attachment struct {
@@ -38,10 +40,13 @@ type attachment struct {
 // when it never ran.
 type JobResult struct{ Err error }
 
-// PanicError is a job's recovered panic.
-type PanicError struct{ Value any }
+// PanicError is the recovered panic of a pool job or a push handler.
+type PanicError struct {
+	Value any
+	in    string // what panicked
+}
 
-func (p *PanicError) Error() string { return fmt.Sprintf("cqueue: pool job panicked: %v", p.Value) }
+func (p *PanicError) Error() string { return fmt.Sprintf("cqueue: %s panicked: %v", p.in, p.Value) }
 
 type job struct {
 	fn       func()
@@ -55,7 +60,7 @@ func init() {
 		defer func() {
 			// The panic stops here, in Go: it never unwinds through C frames.
 			if r := recover(); r != nil {
-				j.panicked = &PanicError{Value: r}
+				j.panicked = &PanicError{Value: r, in: "pool job"}
 				panicked = true
 			}
 		}()
@@ -103,10 +108,32 @@ func NewPool(opts *PoolOptions) (*Pool, error) {
 		raw.DeleteCqbPool(h)
 		return nil, err
 	}
-	p := &Pool{h: h}
+	p := &Pool{h: h, push: map[*PushSubscription]struct{}{}}
 	// A Pool dropped without Close still stops its threads (queued jobs are cancelled).
 	runtime.SetFinalizer(p, func(p *Pool) { _ = p.Close() })
 	return p, nil
+}
+
+// use runs f with p's handle under the read lock: Close waits for it.
+func (p *Pool) use(op string, f func(h raw.CqbPool) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.h == nil {
+		return &Error{Code: raw.ECLOSED, Op: op}
+	}
+	return f(p.h)
+}
+
+func (p *Pool) adoptPush(s *PushSubscription) {
+	p.pmu.Lock()
+	p.push[s] = struct{}{}
+	p.pmu.Unlock()
+}
+
+func (p *Pool) forgetPush(s *PushSubscription) {
+	p.pmu.Lock()
+	delete(p.push, s)
+	p.pmu.Unlock()
 }
 
 func (p *Pool) submit(f func(), done func(JobResult), timeoutNs int64) error {
@@ -217,8 +244,13 @@ func (p *Pool) Shutdown(timeout time.Duration) (bool, error) {
 }
 
 // Close shuts the pool down without grace (queued jobs are cancelled) if
-// Shutdown was not called, and frees it. Must not be called from a job.
+// Shutdown was not called, closes the push subscriptions delivering through it
+// (their delivery stopped with the shutdown) and frees it. Must not be called
+// from a job; ErrPerm from a push handler.
 func (p *Pool) Close() error {
+	if inPushHandler() {
+		return errInPushHandler("close pool")
+	}
 	if !p.closing.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -227,10 +259,22 @@ func (p *Pool) Close() error {
 	// waits on them for long; the pool is freed only when nothing uses it.
 	raw.Cqb_pool_shutdown(p.h, 0)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	raw.Cqb_pool_destroy(p.h)
-	raw.DeleteCqbPool(p.h)
-	p.h = nil
+	h := p.h
+	p.h = nil // the calls in flight have ended; later ones get ErrClosed
+	p.mu.Unlock()
+	// Without p.mu: a push handler still running may call p while its subscription waits
+	// for it.
+	p.pmu.Lock()
+	subs := make([]*PushSubscription, 0, len(p.push))
+	for s := range p.push {
+		subs = append(subs, s)
+	}
+	p.pmu.Unlock()
+	for _, s := range subs {
+		_ = s.Close()
+	}
+	raw.Cqb_pool_destroy(h)
+	raw.DeleteCqbPool(h)
 	if a := p.attached; a != nil { // no worker calls the handler any more
 		a.handle.Delete()
 		a.q.pins.Add(-1)

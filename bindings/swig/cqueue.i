@@ -24,7 +24,10 @@
  * the job failed (pool_job_fail) and hands it to the job's completion
  * callback. Threads of the pool are attached to the language's runtime once,
  * by the pool's thread start/stop hooks, not once per job. The same holds for
- * the message handlers of cqb_pool_attach_queue.
+ * the message handlers of cqb_pool_attach_queue and the batch handlers of push
+ * subscriptions (cqb_broker_subscribe_push: one crossing per batch of up to 64
+ * records, through cqb_push_tramp; a handler that raises or panics fails its
+ * batch, see there).
  */
 %module cqueue
 
@@ -665,9 +668,11 @@ int cqb_pool_job_fail(void) { return pool_job_fail(); }
 #endif
 
 /* ---- broker -------------------------------------------------------------------------------- */
-/* Every language: a subscription keeps its last record (msg) until the next poll; the
- * language copies what it needs through the accessors below. Offsets and timestamps are
- * int64 (offsets never reach 2^63). Empty strings stand for NULL (Go has no nil string). */
+/* Every language: a subscription keeps the records its last poll delivered (cqb_sub_poll_batch;
+ * a poll of one record is a batch of one) until the next poll, and the language copies them
+ * into its own objects with one call (cqb_sub_batch; Go: raw.SubBatch), the same copier its
+ * push handlers get their batches through. Offsets and timestamps are int64 (offsets never
+ * reach 2^63). Empty strings stand for NULL (Go has no nil string). */
 %constant int SUB_DURABLE = CQ_SUB_DURABLE;
 %constant int SUB_EARLIEST = CQ_SUB_EARLIEST;
 %constant int FSYNC_NONE = CQ_FSYNC_NONE;
@@ -682,20 +687,40 @@ int cqb_pool_job_fail(void) { return pool_job_fail(); }
 %constant int START_LATEST = CQ_START_LATEST;
 %constant int START_OFFSET = CQ_START_OFFSET;
 %constant int START_TIME = CQ_START_TIME;
+%constant int BROKER_MAX_MESSAGE_SIZE = CQ_BROKER_MAX_MESSAGE_SIZE;
+%constant int POLL_BATCH_MAX = CQB_POLL_BATCH_MAX;
 
-%ignore CqbSubscription::msg;
+%ignore CqbSubscription::batch;
+%ignore CqbSubscription::batch_len;
+%ignore CqbSubscription::batch_cap;
+%ignore CqbPush::handler;
 %inline %{
 /** An open broker directory: the target language allocates one, cqb_broker_open fills it. */
 typedef struct CqbBroker {
     cq_broker *raw;
 } CqbBroker;
 
-/** A subscription and the record its last poll delivered (valid until the next poll). */
+/** A subscription and the batch_len records its last poll delivered (valid until the next
+ *  poll). */
 typedef struct CqbSubscription {
     cq_subscription *raw;
-    cq_message msg;
-    int has_msg;
+    cq_message *batch; /* batch_cap allocated, freed by cqb_sub_close */
+    uint32_t batch_len;
+    uint32_t batch_cap;
 } CqbSubscription;
+
+/** A push subscription: the library's dispatcher hands its records to the language's handler
+ *  on a pool's workers, one call per batch of up to 64 (cqb_push_tramp). */
+typedef struct CqbPush {
+    cq_subscription *raw;
+    void *handler; /* the language's: Python callable, Java global ref, Go cgo.Handle */
+} CqbPush;
+
+/** What cqb_broker_publish_batch appended: count records from first_offset on. */
+typedef struct CqbBatchPublish {
+    int64_t first_offset;
+    int64_t count;
+} CqbBatchPublish;
 
 typedef struct CqbBrokerStats {
     int64_t topics;
@@ -703,6 +728,8 @@ typedef struct CqbBrokerStats {
     int64_t published_bytes;
     int64_t delivered;
     int64_t fsyncs;
+    int64_t holes_skipped;
+    int64_t segments_deleted;
     int64_t publish_failures;
     int64_t sync_failed;
 } CqbBrokerStats;
@@ -714,9 +741,103 @@ typedef struct CqbSubscriptionStats {
     int64_t next_offset;
     int64_t acked_offset;
     int64_t end_offset;
+    int64_t durable_offset;
     int64_t lag_records;
+    int64_t lag_bytes;
 } CqbSubscriptionStats;
+%}
 
+%{
+/* Most records one cqb_sub_poll_batch asks for (broker_poll_batch returns no more either). */
+#define CQB_POLL_BATCH_MAX 4096
+
+static void cqb_sub_options(cq_subscribe_options *o, const char *pattern,
+                            const char *subscriber_id, uint32_t flags, uint32_t start,
+                            int64_t start_value) {
+    cq_subscribe_options d = CQ_SUBSCRIBE_OPTIONS_INIT;
+    d.pattern = pattern;
+    if (subscriber_id && *subscriber_id) {
+        d.subscriber_id = subscriber_id;
+        flags |= CQ_SUB_DURABLE;
+    }
+    d.flags = flags;
+    d.start = start;
+    d.start_value = start_value;
+    *o = d;
+}
+
+static size_t cqb_le32(const unsigned char *p) {
+    return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+}
+
+/* Records as the languages hand them to cqb_broker_publish_batch: each a 4-byte
+ * little-endian length, then that many bytes. Sets *out (malloc'd, pointing into data) and
+ * returns the count, or CQ_EINVAL (no record, a truncated one), CQ_ENOMEM. */
+static int cqb_unframe(const char *data, size_t len, cq_iov **out) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t count = 0, pos = 0;
+    while (pos < len) {
+        if (len - pos < 4) return CQ_EINVAL;
+        size_t n = cqb_le32(p + pos);
+        pos += 4;
+        if (n > len - pos) return CQ_EINVAL;
+        pos += n;
+        count++;
+    }
+    if (count == 0 || count > INT32_MAX) return CQ_EINVAL;
+    cq_iov *v = (cq_iov *)malloc(count * sizeof *v);
+    if (!v) return CQ_ENOMEM;
+    pos = 0;
+    for (size_t i = 0; i < count; i++) {
+        v[i].len = cqb_le32(p + pos);
+        v[i].data = data + pos + 4;
+        pos += 4 + v[i].len;
+    }
+    *out = v;
+    return (int)count;
+}
+
+/* Set while this thread runs a push handler: closing a broker, a pool or a push
+ * subscription from there could wait for that very handler (cqb_push_in_handler). */
+static __thread int cqb_push_active;
+
+/* The language's side of cqb_push_tramp (one per language, below): hands msgs to the handler
+ * and returns how many leading records it handled, or -1 when the handler raised or panicked
+ * (caught on the language's side: nothing unwinds into the library's frames). */
+static int64_t cqb_push_deliver(CqbPush *p, const cq_message *msgs, size_t count);
+
+/* The cq_push_batch_fn of every push subscription: one crossing into the language per batch. */
+static size_t cqb_push_tramp(void *ctx, const cq_message *msgs, size_t count) {
+    cqb_push_active = 1;
+    int64_t handled = cqb_push_deliver((CqbPush *)ctx, msgs, count);
+    cqb_push_active = 0;
+    if (handled < 0) {
+        /* Nothing of the batch is acknowledged: msgs[0] fails (its topic is acknowledged no
+         * further in this subscription's life), the others are delivered again; the pool
+         * counts a failed job. */
+        pool_job_fail();
+        return 0;
+    }
+    return (size_t)handled;
+}
+
+/* broker_subscribe_push_batch on pool with the language's handler: the common part of each
+ * language's cqb_broker_subscribe_push. p must stay where it is until cqb_push_close. */
+static int cqb_push_start(CqbBroker *b, CqbPush *p, CqbPool *pool, const char *pattern,
+                          const char *subscriber_id, uint32_t flags, uint32_t start,
+                          int64_t start_value, void *handler) {
+    if (!b || !b->raw || !pool || !pool->raw) return CQ_ECLOSED;
+    if (!p || p->raw || !handler) return CQ_EINVAL;
+    cq_subscribe_options o;
+    cqb_sub_options(&o, pattern, subscriber_id, flags, start, start_value);
+    p->handler = handler;
+    int rc = broker_subscribe_push_batch(b->raw, &o, pool->raw, cqb_push_tramp, p, &p->raw);
+    if (rc < 0) p->handler = NULL;
+    return rc;
+}
+%}
+
+%inline %{
 /** broker_open; 0 for segment_size / fsync_interval_ms / mode means the default. */
 int cqb_broker_open(CqbBroker *self, const char *dir, uint32_t fsync_policy,
                     uint32_t fsync_interval_ms, uint32_t overflow_policy, int64_t segment_size,
@@ -748,6 +869,25 @@ int64_t cqb_broker_publish(CqbBroker *self, const char *topic, const char *data,
     return rc < 0 ? rc : (int64_t)off;
 }
 
+/** broker_publish_batch of the records framed in data (each a 4-byte little-endian length,
+ *  then its bytes): CQ_OK and *out (out->count is below the number of records when an error
+ *  stopped the batch after some), or a negative code when none was appended. */
+int cqb_broker_publish_batch(CqbBroker *self, const char *topic, const char *data, size_t len,
+                             CqbBatchPublish *out) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    if (!out) return CQ_EINVAL;
+    cq_iov *v = NULL;
+    int count = cqb_unframe(data, len, &v);
+    if (count < 0) return count;
+    uint64_t first = 0;
+    int rc = broker_publish_batch(self->raw, topic, v, (size_t)count, &first);
+    free(v);
+    if (rc < 0) return rc;
+    out->first_offset = (int64_t)first;
+    out->count = rc;
+    return CQ_OK;
+}
+
 /** Text of the directory (what 0: topics, 1: metrics) into buf: returns the size it needs
  *  including the NUL (copied only when that is <= cap), or a negative code. */
 int64_t cqb_broker_text(CqbBroker *self, int what, char *buf, size_t cap) {
@@ -772,27 +912,23 @@ int cqb_broker_stats(CqbBroker *self, CqbBrokerStats *out) {
     out->published_bytes = (int64_t)s.published_bytes;
     out->delivered = (int64_t)s.delivered;
     out->fsyncs = (int64_t)s.fsyncs;
+    out->holes_skipped = (int64_t)s.holes_skipped;
+    out->segments_deleted = (int64_t)s.segments_deleted;
     out->publish_failures = (int64_t)s.publish_failures;
     out->sync_failed = s.sync_failed;
     return CQ_OK;
 }
 
-/** broker_subscribe_ex; subscriber_id "" = ephemeral, otherwise durable. */
+/** broker_subscribe_ex; subscriber_id "" = ephemeral, otherwise durable. start is CQ_START_*
+ *  with start_value for CQ_START_OFFSET / CQ_START_TIME. */
 int cqb_broker_subscribe(CqbBroker *self, CqbSubscription *sub, const char *pattern,
                          const char *subscriber_id, uint32_t flags, uint32_t start,
                          int64_t start_value) {
     if (!self || !self->raw) return CQ_ECLOSED;
     if (!sub || sub->raw) return CQ_EINVAL;
-    cq_subscribe_options o = CQ_SUBSCRIBE_OPTIONS_INIT;
-    o.pattern = pattern;
-    if (subscriber_id && *subscriber_id) {
-        o.subscriber_id = subscriber_id;
-        flags |= CQ_SUB_DURABLE;
-    }
-    o.flags = flags;
-    o.start = start;
-    o.start_value = start_value;
-    sub->has_msg = 0;
+    cq_subscribe_options o;
+    cqb_sub_options(&o, pattern, subscriber_id, flags, start, start_value);
+    sub->batch_len = 0;
     return broker_subscribe_ex(self->raw, &o, &sub->raw);
 }
 
@@ -801,44 +937,29 @@ int cqb_sub_close(CqbSubscription *self) {
     if (!self || !self->raw) return CQ_OK;
     cq_subscription *s = self->raw;
     self->raw = NULL;
-    self->has_msg = 0;
+    free(self->batch);
+    self->batch = NULL;
+    self->batch_len = self->batch_cap = 0;
     return broker_unsubscribe(s);
 }
 
-/** Poll (timeout_ns 0: don't wait, negative: forever): the record's length (>= 0), kept
- *  for the accessors below until the next poll, or a negative code. */
-int cqb_sub_poll(CqbSubscription *self, int64_t timeout_ns) {
+/** Poll up to max (1 .. POLL_BATCH_MAX) records, waiting up to timeout_ns for the first (0:
+ *  don't wait, negative: forever): their count (> 0), kept for the language's batch copier
+ *  until the next poll, or a negative code. */
+int cqb_sub_poll_batch(CqbSubscription *self, uint32_t max, int64_t timeout_ns) {
     if (!self || !self->raw) return CQ_ECLOSED;
-    self->has_msg = 0;
-    int rc = broker_poll(self->raw, &self->msg, timeout_ns);
+    if (max == 0 || max > CQB_POLL_BATCH_MAX) return CQ_EINVAL;
+    if (max > self->batch_cap) {
+        cq_message *m = (cq_message *)realloc(self->batch, max * sizeof *m);
+        if (!m) return CQ_ENOMEM;
+        self->batch = m;
+        self->batch_cap = max;
+    }
+    self->batch_len = 0;
+    int rc = broker_poll_batch(self->raw, self->batch, max, timeout_ns);
     if (rc < 0) return rc;
-    self->has_msg = 1;
-    return (int)self->msg.len;
-}
-
-int64_t cqb_sub_offset(const CqbSubscription *self) {
-    return self && self->has_msg ? (int64_t)self->msg.offset : CQ_EINVAL;
-}
-
-int64_t cqb_sub_timestamp(const CqbSubscription *self) {
-    return self && self->has_msg ? self->msg.timestamp_ns : 0;
-}
-
-/** Copy the last record's body into buf: its full length (copy truncated to cap). */
-int cqb_sub_copy_data(const CqbSubscription *self, char *buf, size_t cap) {
-    if (!self || !self->has_msg) return CQ_EINVAL;
-    size_t n = self->msg.len < cap ? self->msg.len : cap;
-    if (n) memcpy(buf, self->msg.data, n);
-    return (int)self->msg.len;
-}
-
-/** Copy the last record's topic into buf: its full length (copy truncated to cap). */
-int cqb_sub_copy_topic(const CqbSubscription *self, char *buf, size_t cap) {
-    if (!self || !self->has_msg) return CQ_EINVAL;
-    size_t len = strlen(self->msg.topic);
-    size_t n = len < cap ? len : cap;
-    if (n) memcpy(buf, self->msg.topic, n);
-    return (int)len;
+    self->batch_len = (uint32_t)rc;
+    return rc;
 }
 
 int cqb_sub_ack(CqbSubscription *self, const char *topic, int64_t offset) {
@@ -873,7 +994,263 @@ int cqb_sub_stats(CqbSubscription *self, const char *topic, CqbSubscriptionStats
     out->next_offset = (int64_t)s.next_offset;
     out->acked_offset = (int64_t)s.acked_offset;
     out->end_offset = (int64_t)s.end_offset;
+    out->durable_offset = (int64_t)s.durable_offset;
     out->lag_records = (int64_t)s.lag_records;
+    out->lag_bytes = (int64_t)s.lag_bytes;
     return CQ_OK;
 }
+
+/** 1 when the calling thread runs a push handler: the languages refuse to close a broker, a
+ *  pool or a push subscription from there (it could wait for that very handler). */
+int cqb_push_in_handler(void) { return cqb_push_active; }
+
+/** Unsubscribe (idempotent): returns once the batch in flight is done; nothing is delivered
+ *  after. CQ_EPERM (nothing done) from a push handler. Then the language releases handler. */
+int cqb_push_close(CqbPush *self) {
+    if (!self || !self->raw) return CQ_OK;
+    if (cqb_push_active) return CQ_EPERM;
+    cq_subscription *s = self->raw;
+    self->raw = NULL;
+    return broker_unsubscribe(s);
+}
 %}
+
+/* ---- broker: each language's batch copier and push handler ------------------------------- */
+#if defined(SWIGPYTHON)
+%{
+/* cqueue.Message, set once by the Python layer at import (cqb_py_set_message_class). */
+static PyObject *cqb_py_message_class;
+
+/* A list of cqueue.Message copied from msgs (under the GIL), or NULL with an exception set.
+ * Records of one topic share its str (topic pointers stay put while the subscription lives). */
+static PyObject *cqb_py_messages(const cq_message *msgs, size_t count) {
+    if (!cqb_py_message_class) {
+        PyErr_SetString(PyExc_RuntimeError, "cqueue: the Message class was not registered");
+        return NULL;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    PyObject *topic = NULL;
+    const char *last = NULL;
+    for (size_t i = 0; list && i < count; i++) {
+        const cq_message *m = &msgs[i];
+        if (m->topic != last) {
+            Py_XDECREF(topic);
+            topic = PyUnicode_FromString(m->topic);
+            last = m->topic;
+        }
+        PyObject *args[4] = {topic, PyLong_FromUnsignedLongLong(m->offset),
+                             PyLong_FromLongLong(m->timestamp_ns),
+                             PyBytes_FromStringAndSize((const char *)m->data, (Py_ssize_t)m->len)};
+        PyObject *msg = args[0] && args[1] && args[2] && args[3]
+                            ? PyObject_Vectorcall(cqb_py_message_class, args, 4, NULL)
+                            : NULL;
+        Py_XDECREF(args[1]);
+        Py_XDECREF(args[2]);
+        Py_XDECREF(args[3]);
+        if (!msg) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, msg);
+    }
+    Py_XDECREF(topic);
+    return list;
+}
+
+/* The Python layer's deliver(list) calls the user's handler, catches everything and returns
+ * the handled count or -1; what escapes it anyway is reported here, as a failed batch. */
+static int64_t cqb_push_deliver(CqbPush *p, const cq_message *msgs, size_t count) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *list = cqb_py_messages(msgs, count);
+    PyObject *r = list ? PyObject_CallOneArg((PyObject *)p->handler, list) : NULL;
+    int64_t handled = r ? PyLong_AsLongLong(r) : -1;
+    if (PyErr_Occurred()) {
+        PyErr_WriteUnraisable((PyObject *)p->handler);
+        handled = -1;
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(list);
+    PyGILState_Release(g);
+    return handled;
+}
+%}
+
+%nothread cqb_py_set_message_class;
+%nothread cqb_sub_batch;
+%inline %{
+void cqb_py_set_message_class(PyObject *cls) {
+    Py_INCREF(cls);
+    Py_XSETREF(cqb_py_message_class, cls);
+}
+
+/** The records of the last cqb_sub_poll_batch as a list of cqueue.Message. */
+PyObject *cqb_sub_batch(const CqbSubscription *self) {
+    return cqb_py_messages(self ? self->batch : NULL, self ? self->batch_len : 0);
+}
+
+/** Push the records of pattern to deliver(list of cqueue.Message) on pool's workers, one call
+ *  per batch; deliver returns the handled count or -1. The caller keeps deliver alive until
+ *  cqb_push_close has returned. */
+int cqb_broker_subscribe_push(CqbBroker *self, CqbPush *sub, CqbPool *pool, const char *pattern,
+                              const char *subscriber_id, uint32_t flags, uint32_t start,
+                              int64_t start_value, PyObject *deliver) {
+    return cqb_push_start(self, sub, pool, pattern, subscriber_id, flags, start, start_value,
+                          deliver);
+}
+%}
+
+#elif defined(SWIGJAVA)
+%{
+#include <pthread.h>
+
+static jclass cqb_message_class;      /* global ref to org.cqueue.Message */
+static jmethodID cqb_message_ctor;    /* Message(String, long, long, byte[]) */
+static jmethodID cqb_push_deliver_id; /* int PushSubscription.deliver(Message[]) */
+static pthread_mutex_t cqb_broker_init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Looks up what the broker's JNI code calls, once, from a facade that Java called (so
+ * FindClass uses its class loader; the pool's workers could not). Returns 0, or -1 with a
+ * Java exception pending. */
+static int cqb_java_broker_init(JNIEnv *env) {
+    if (__atomic_load_n(&cqb_push_deliver_id, __ATOMIC_ACQUIRE)) return 0;
+    pthread_mutex_lock(&cqb_broker_init_mu);
+    int rc = 0;
+    if (!cqb_push_deliver_id) {
+        jclass m = (*env)->FindClass(env, "org/cqueue/Message");
+        jclass p = m ? (*env)->FindClass(env, "org/cqueue/PushSubscription") : NULL;
+        jmethodID ctor = p ? (*env)->GetMethodID(env, m, "<init>", "(Ljava/lang/String;JJ[B)V")
+                           : NULL;
+        jmethodID deliver =
+            ctor ? (*env)->GetMethodID(env, p, "deliver", "([Lorg/cqueue/Message;)I") : NULL;
+        jclass global = deliver ? (jclass)(*env)->NewGlobalRef(env, m) : NULL;
+        if (global) {
+            cqb_message_class = global;
+            cqb_message_ctor = ctor;
+            __atomic_store_n(&cqb_push_deliver_id, deliver, __ATOMIC_RELEASE);
+        } else {
+            rc = -1;
+        }
+        if (m) (*env)->DeleteLocalRef(env, m);
+        if (p) (*env)->DeleteLocalRef(env, p);
+    }
+    pthread_mutex_unlock(&cqb_broker_init_mu);
+    return rc;
+}
+
+/* A Message[] copied from msgs, or NULL with a Java exception pending. Holds at most four
+ * local refs at a time (the pool's workers never return to Java to free them). Records of
+ * one topic share its String (topic pointers stay put while the subscription lives). */
+static jobjectArray cqb_java_messages(JNIEnv *env, const cq_message *msgs, size_t count) {
+    jobjectArray arr = (*env)->NewObjectArray(env, (jsize)count, cqb_message_class, NULL);
+    jstring topic = NULL;
+    const char *last = NULL;
+    for (size_t i = 0; arr && i < count; i++) {
+        const cq_message *m = &msgs[i];
+        if (m->topic != last) {
+            if (topic) (*env)->DeleteLocalRef(env, topic);
+            topic = (*env)->NewStringUTF(env, m->topic);
+            last = m->topic;
+        }
+        jbyteArray data = topic ? (*env)->NewByteArray(env, (jsize)m->len) : NULL;
+        jobject msg = NULL;
+        if (data) {
+            (*env)->SetByteArrayRegion(env, data, 0, (jsize)m->len, (const jbyte *)m->data);
+            msg = (*env)->NewObject(env, cqb_message_class, cqb_message_ctor, topic,
+                                    (jlong)m->offset, (jlong)m->timestamp_ns, data);
+            (*env)->DeleteLocalRef(env, data);
+        }
+        if (!msg) {
+            (*env)->DeleteLocalRef(env, arr);
+            arr = NULL;
+            break;
+        }
+        (*env)->SetObjectArrayElement(env, arr, (jsize)i, msg);
+        (*env)->DeleteLocalRef(env, msg);
+    }
+    if (topic) (*env)->DeleteLocalRef(env, topic);
+    return arr;
+}
+
+/* PushSubscription.deliver(Message[]) calls the user's handler, catches every Throwable and
+ * returns the handled count or -1; an exception pending anyway is cleared here. */
+static int64_t cqb_push_deliver(CqbPush *p, const cq_message *msgs, size_t count) {
+    JNIEnv *env = cqb_java_env();
+    if (!env) return -1;
+    if ((*env)->PushLocalFrame(env, 8) != 0) {
+        (*env)->ExceptionClear(env);
+        return -1;
+    }
+    int64_t handled = -1;
+    jobjectArray arr = cqb_java_messages(env, msgs, count);
+    if (arr) handled = (*env)->CallIntMethod(env, (jobject)p->handler, cqb_push_deliver_id, arr);
+    if ((*env)->ExceptionCheck(env)) {
+        (*env)->ExceptionClear(env);
+        handled = -1;
+    }
+    (*env)->PopLocalFrame(env, NULL);
+    return handled;
+}
+%}
+
+%inline %{
+/** The records of the last cqb_sub_poll_batch as an org.cqueue.Message[]. */
+jobjectArray cqb_sub_batch(const CqbSubscription *self, JNIEnv *jenv_) {
+    if (cqb_java_broker_init(jenv_) < 0) return NULL;
+    return cqb_java_messages(jenv_, self ? self->batch : NULL, self ? self->batch_len : 0);
+}
+
+/** Push the records of pattern to target.deliver(Message[]) (an org.cqueue.PushSubscription)
+ *  on pool's workers, one call per batch. After cqb_push_close: cqb_push_release_java. */
+int cqb_broker_subscribe_push(CqbBroker *self, JNIEnv *jenv_, CqbPush *sub, CqbPool *pool,
+                              const char *pattern, const char *subscriber_id, uint32_t flags,
+                              uint32_t start, int64_t start_value, jobject target) {
+    if (!target) return CQ_EINVAL;
+    if (cqb_java_broker_init(jenv_) < 0) {
+        (*jenv_)->ExceptionClear(jenv_);
+        return CQ_EINVAL;
+    }
+    jobject ref = (*jenv_)->NewGlobalRef(jenv_, target);
+    if (!ref) return CQ_ENOMEM;
+    int rc = cqb_push_start(self, sub, pool, pattern, subscriber_id, flags, start, start_value,
+                            ref);
+    if (rc < 0) (*jenv_)->DeleteGlobalRef(jenv_, ref);
+    return rc;
+}
+
+/** After cqb_push_close: drop the global ref to the target. */
+void cqb_push_release_java(CqbPush *self, JNIEnv *jenv_) {
+    if (self && self->handler && !self->raw) {
+        (*jenv_)->DeleteGlobalRef(jenv_, (jobject)self->handler);
+        self->handler = NULL;
+    }
+}
+%}
+
+#elif defined(SWIGGO)
+%{
+/* cqbGoPushBatch (internal/raw/trampoline.go) copies the records into Go memory and calls
+ * the handler behind the cgo.Handle; package cqueue recovers any panic before returning. */
+extern int64_t cqbGoPushBatch(uintptr_t handle, cq_message *msgs, size_t count);
+
+static int64_t cqb_push_deliver(CqbPush *p, const cq_message *msgs, size_t count) {
+    return cqbGoPushBatch((uintptr_t)p->handler, (cq_message *)msgs, count);
+}
+
+/* The records of the last cqb_sub_poll_batch, for raw.SubBatch: SWIG's Go code would have to
+ * pass the pointer through a uintptr, which `go vet` rejects. */
+const cq_message *cqb_go_sub_batch(uintptr_t sub) {
+    return ((const CqbSubscription *)sub)->batch;
+}
+%}
+
+%inline %{
+/** Push the records of pattern to the Go handler behind handle on pool's workers, one call
+ *  per batch. package cqueue keeps handle until cqb_push_close has returned. */
+int cqb_broker_subscribe_push(CqbBroker *self, CqbPush *sub, CqbPool *pool, const char *pattern,
+                              const char *subscriber_id, uint32_t flags, uint32_t start,
+                              int64_t start_value, uintptr_t handle) {
+    return cqb_push_start(self, sub, pool, pattern, subscriber_id, flags, start, start_value,
+                          (void *)handle);
+}
+%}
+#endif

@@ -11,12 +11,17 @@
             for msg in sub.iter(timeout=1.0):   # or `for msg in sub:` (waits forever)
                 handle(msg.data)
                 sub.ack(msg)
+        with cqueue.Pool(workers=1) as pool, \
+                b.subscribe_push("orders.>", handle_batch, pool, durable_id="audit"):
+            ...                                 # handle_batch(list of Message) on the pool
 
 Errors are subclasses of cqueue.Error carrying the library's code (.code) and
 detail (.detail). Blocking calls release the GIL. Queue and Pool objects may be
 shared by threads.
 """
 import atexit
+import collections
+import operator
 import threading
 import time
 import weakref
@@ -28,7 +33,7 @@ __all__ = [
     "Queue", "Pool", "Error", "Empty", "Full", "Timeout", "MessageTooLarge", "NotFound",
     "Exists", "InvalidArgument", "PermissionDenied", "Corrupt", "VersionMismatch",
     "Closed", "Cancelled", "JobFailed", "version", "unlink", "Broker", "Subscription",
-    "Message",
+    "Message", "PushSubscription", "BatchPublish",
 ]
 
 
@@ -326,6 +331,8 @@ class Pool:
         self._g = _Guard()
         self._h = _s.CqbPool()
         self._attached = None  # (queue, handler) while workers drain a queue
+        self._push = weakref.WeakSet()  # open PushSubscriptions delivering through this pool
+        self._lock = threading.Lock()  # _push
         self.handler_failures = 0
         _check(_s.cqb_pool_create(self._h, workers, queue_capacity))
         _live_pools.add(self)
@@ -393,16 +400,24 @@ class Pool:
     def close(self, cancel=False):
         """Shut down (draining, or with cancel cancelling what is queued) and free. Idempotent.
 
-        Must not be called from a job of this pool."""
+        Push subscriptions delivering through the pool stop with the shutdown and are closed
+        before it is freed. Must not be called from a job of this pool; from a push handler
+        it raises PermissionDenied."""
+        _refuse_in_push_handler("Pool.close")
         if not self._g.close():
             return
         # Shutting down first ends every call in flight (submits get Closed), so the
         # drain below is short and the pool is freed only when nothing uses it.
         _s.cqb_pool_shutdown(self._h, 0 if cancel else -1)
         self._g.drain()
+        with self._lock:
+            subs = list(self._push)
+        failed = _close_all(subs)  # their dispatchers have stopped with the shutdown
         _s.cqb_pool_destroy(self._h)
         _live_pools.discard(self)
         self._release_queue()
+        if failed is not None:
+            raise failed
 
     def _release_queue(self):
         if self._attached is not None:
@@ -439,6 +454,63 @@ class Message:
         return f"<cqueue.Message {self.topic}@{self.offset} {len(self.data)} bytes>"
 
 
+# The C side builds Messages itself (poll batches, push handlers): one crossing per batch.
+_s.cqb_py_set_message_class(Message)
+
+BatchPublish = collections.namedtuple("BatchPublish", "first_offset count")
+BatchPublish.__doc__ = """What Broker.publish_batch appended: count records from first_offset on."""
+
+
+def _frames(msgs):
+    """msgs as cqb_broker_publish_batch takes them: each a 4-byte little-endian length, then
+    its bytes."""
+    parts = []
+    for i, m in enumerate(msgs):
+        mv = memoryview(m)
+        if mv.nbytes > _s.BROKER_MAX_MESSAGE_SIZE:
+            raise MessageTooLarge(_s.EMSGSIZE, f"record {i} has {mv.nbytes} bytes "
+                                               f"(max {_s.BROKER_MAX_MESSAGE_SIZE})")
+        parts.append(mv.nbytes.to_bytes(4, "little"))
+        parts.append(mv)
+    if not parts:
+        raise InvalidArgument(_s.EINVAL, "no record to publish")
+    return b"".join(parts)
+
+
+def _start(start_offset, start_time_ns):
+    """(CQ_START_*, value) for the start arguments of Broker.subscribe / subscribe_push."""
+    if start_offset is not None and start_time_ns is not None:
+        raise InvalidArgument(_s.EINVAL, "start_offset and start_time_ns exclude each other")
+    if start_offset is not None:
+        return _s.START_OFFSET, operator.index(start_offset)
+    if start_time_ns is not None:
+        return _s.START_TIME, operator.index(start_time_ns)
+    return _s.START_DEFAULT, 0
+
+
+def _close_all(items):
+    """Close each of items; returns the first exception, or None."""
+    first = None
+    for item in items:
+        try:
+            item.close()
+        except Exception as e:
+            first = first or e
+    return first
+
+
+def _refuse_in_push_handler(what):
+    if _s.cqb_push_in_handler():
+        raise PermissionDenied(_s.EPERM, f"{what} from a push handler would wait for the "
+                                         "handler itself: close from another thread")
+
+
+# Open push subscriptions, so that one nobody refers to keeps delivering (and keeps its
+# broker, pool and handler alive) until it is closed, like a thread.
+_live_push = set()
+_live_push_lock = threading.Lock()
+
+
 _FSYNC = {"none": _s.FSYNC_NONE, "interval": _s.FSYNC_INTERVAL, "group": _s.FSYNC_GROUP,
           "always": _s.FSYNC_ALWAYS}
 _OVERFLOW = {"block": _s.OVERFLOW_BLOCK, "fail": _s.OVERFLOW_FAIL, "drop": _s.OVERFLOW_DROP}
@@ -448,7 +520,8 @@ class Broker:
     """A broker directory: durable publish/subscribe over memory-mapped logs.
 
     May be shared by threads. close() (or leaving the with block) first closes every
-    subscription made from it that is still open, then the broker.
+    subscription made from it that is still open (push subscriptions included), then the
+    broker.
     """
 
     def __init__(self, directory, fsync="none", fsync_interval_ms=0, overflow="block",
@@ -470,22 +543,66 @@ class Broker:
         with memoryview(data) as mv:
             return _check(self._g.call(_s.cqb_broker_publish, self._h, topic, mv))
 
-    def subscribe(self, pattern, durable_id=None, earliest=False, start_offset=None):
+    def publish_batch(self, topic, msgs):
+        """Append the records msgs (an iterable of bytes-like) to topic in one call; their
+        offsets are consecutive. Returns BatchPublish(first_offset, count): count is below
+        the number of records only when an error stopped the batch after some (none
+        appended: the error is raised)."""
+        out = _s.CqbBatchPublish()
+        _check(self._g.call(_s.cqb_broker_publish_batch, self._h, topic, _frames(msgs), out))
+        return BatchPublish(out.first_offset, out.count)
+
+    def subscribe(self, pattern, durable_id=None, earliest=False, start_offset=None,
+                  start_time_ns=None):
         """A Subscription to every topic matching pattern ("a.*.c", "a.>").
 
         durable_id: resume after this subscriber's acks (persisted in the directory).
         earliest: a new subscription starts at the oldest retained record, not the next.
-        start_offset: start at this offset of each matching topic instead.
+        start_offset: start at this offset of each matching topic instead; start_time_ns: at
+        the first record published at or after this CLOCK_REALTIME time (for a durable
+        subscription, both only in topics it has no ack for yet).
         """
-        start, value = _s.START_DEFAULT, 0
-        if start_offset is not None:
-            start, value = _s.START_OFFSET, int(start_offset)
         sub = Subscription(self)
-        _check(self._g.call(_s.cqb_broker_subscribe, self._h, sub._h, pattern,
-                            durable_id or "", _s.SUB_EARLIEST if earliest else 0, start, value))
-        with self._lock:
-            self._subs.add(sub)
+        self._adopt(sub, _s.cqb_broker_subscribe, self._h, sub._h, pattern, durable_id or "",
+                    _s.SUB_EARLIEST if earliest else 0, *_start(start_offset, start_time_ns))
         return sub
+
+    def subscribe_push(self, pattern, handler, pool, durable_id=None, earliest=False,
+                       start_offset=None, start_time_ns=None):
+        """Push the records of every topic matching pattern to handler on pool's workers.
+
+        handler(msgs) gets a list of 1 to 64 Messages (its own copies), in offset order per
+        topic, one call per batch, under the GIL taken once per call. It returns None (all
+        handled) or how many leading records it handled (an int): those are acknowledged
+        (persisted for a durable_id), msgs[k] after them fails (its topic is acknowledged no
+        further by this subscription: a durable resubscription gets it again) and the rest
+        come again in the next call. A handler that raises fails its batch the same way as
+        returning 0; the exception stops there and is counted in .failures and kept in
+        .last_exception, a job failure in pool.stats(). Other arguments as subscribe().
+
+        Returns an open PushSubscription. Closing it (or the broker, or the pool) stops the
+        delivery after the batch in flight.
+        """
+        if not callable(handler):
+            raise InvalidArgument(_s.EINVAL, "handler is not callable")
+        if not isinstance(pool, Pool):
+            raise InvalidArgument(_s.EINVAL, "pool is not a cqueue.Pool")
+        sub = PushSubscription(self, pool, handler)
+        pool._g.call(self._adopt, sub, _s.cqb_broker_subscribe_push, self._h, sub._h, pool._h,
+                     pattern, durable_id or "", _s.SUB_EARLIEST if earliest else 0,
+                     *_start(start_offset, start_time_ns), sub._deliver_fn)
+        return sub
+
+    def _adopt(self, sub, subscribe, *args):
+        """subscribe(*args) and register sub to be closed by close(), both while close() waits
+        for calls in flight (so it cannot miss sub)."""
+        def run():
+            _check(subscribe(*args))
+            with self._lock:
+                self._subs.add(sub)
+            sub._opened()
+
+        self._g.call(run)
 
     def _text(self, what):
         cap = 4096
@@ -505,21 +622,30 @@ class Broker:
         return self._text(1)
 
     def stats(self):
+        """Counters of this handle (published..., delivered, fsyncs, segments_deleted,
+        publish_failures) and of the directory (topics, holes_skipped, sync_failed)."""
         s = _s.CqbBrokerStats()
         _check(self._g.call(_s.cqb_broker_stats, self._h, s))
         return {k: getattr(s, k) for k in ("topics", "published", "published_bytes", "delivered",
-                                           "fsyncs", "publish_failures", "sync_failed")}
+                                           "fsyncs", "holes_skipped", "segments_deleted",
+                                           "publish_failures", "sync_failed")}
 
     def close(self):
-        """Close every open subscription, then the broker (idempotent)."""
+        """Close every open subscription (push subscriptions after their batch in flight), then
+        the broker (idempotent). From a push handler it raises PermissionDenied."""
+        _refuse_in_push_handler("Broker.close")
         if not self._g.close():
             return
+        # Calls in flight end first (a subscribe among them has registered its subscription
+        # by then); a push handler calling this broker from now on gets Closed.
+        self._g.drain()
         with self._lock:
             subs = list(self._subs)
-        for sub in subs:
-            sub.close()
-        self._g.drain()
-        _check(_s.cqb_broker_close(self._h))
+        failed = _close_all(subs)
+        rc = _s.cqb_broker_close(self._h)
+        if failed is not None:
+            raise failed
+        _check(rc)
 
     @property
     def closed(self):
@@ -534,7 +660,8 @@ class Broker:
     def __del__(self):
         g = getattr(self, "_g", None)
         if g is not None and g.close():
-            # Subscriptions hold a reference to their broker: none is left alive here.
+            # Subscriptions hold a reference to their broker (open push subscriptions are
+            # held by _live_push): none is left alive here.
             _s.cqb_broker_close(self._h)
 
     def __repr__(self):
@@ -551,21 +678,33 @@ class Subscription:
         self._g = _Guard()
         self._h = _s.CqbSubscription()
         self._lock = threading.Lock()
-        self._topic_buf = bytearray(256)
+
+    def _opened(self):
+        """Called by Broker._adopt once subscribed (PushSubscription registers itself there)."""
 
     def poll(self, timeout=None):
         """The next record as a Message, or None when nothing came within timeout
         (None: wait forever; 0: don't wait)."""
+        msgs = self._poll(1, timeout)
+        return msgs[0] if msgs else None
+
+    def poll_batch(self, max_records=64, timeout=None):
+        """Up to max_records (1 .. 4096) records as a list of Messages, in one call: waits as
+        poll() for the first and returns what is there with it; [] when nothing came."""
+        if not 1 <= max_records <= _s.POLL_BATCH_MAX:
+            raise InvalidArgument(_s.EINVAL, f"max_records must be 1 .. {_s.POLL_BATCH_MAX}")
+        return self._poll(max_records, timeout)
+
+    def _poll(self, max_records, timeout):
         with self._lock:
-            rc = self._g.wait_call(_s.cqb_sub_poll, timeout != 0, timeout, self._h)
+            rc = self._g.wait_call(_s.cqb_sub_poll_batch, timeout != 0, timeout, self._h,
+                                   max_records)
             if rc == _s.ETIMEDOUT:
-                return None
-            n = _check(rc)
-            data = bytearray(n)
-            _s.cqb_sub_copy_data(self._h, data)
-            tl = _s.cqb_sub_copy_topic(self._h, self._topic_buf)
-            return Message(bytes(self._topic_buf[:tl]).decode(), _s.cqb_sub_offset(self._h),
-                           _s.cqb_sub_timestamp(self._h), bytes(data))
+                return []
+            _check(rc)
+            # Copied under the guard: a close() from another thread waits for it (or comes
+            # first, and this raises Closed).
+            return self._g.call(_s.cqb_sub_batch, self._h)
 
     def iter(self, timeout=None):
         """Yield records until one does not come within timeout (None: never stop)."""
@@ -595,10 +734,12 @@ class Subscription:
         _check(self._g.call(_s.cqb_sub_seek_time, self._h, timestamp_ns))
 
     def stats(self, topic):
+        """Counters of this subscription for topic (NotFound if it has no such topic)."""
         s = _s.CqbSubscriptionStats()
         _check(self._g.call(_s.cqb_sub_stats, self._h, topic, s))
         return {k: getattr(s, k) for k in ("durable", "delivered", "missed", "next_offset",
-                                           "acked_offset", "end_offset", "lag_records")}
+                                           "acked_offset", "end_offset", "durable_offset",
+                                           "lag_records", "lag_bytes")}
 
     def close(self):
         """Unsubscribe (idempotent), persisting pending acks. A poll blocked in another
@@ -621,3 +762,82 @@ class Subscription:
         g = getattr(self, "_g", None)
         if g is not None and g.close():
             _s.cqb_sub_close(self._h)
+
+
+class PushSubscription:
+    """Records of a Broker pushed to a handler on a Pool's workers (Broker.subscribe_push).
+
+    While open it keeps delivering, and keeps its broker, pool and handler alive, even when
+    nothing else refers to it (like a thread). close() (or leaving the with block), the
+    broker's close() and the pool's close() stop it; each of them returns once the batch in
+    flight is done, and none may be called from a push handler (PermissionDenied: it would
+    wait for the handler itself). pool.shutdown() stops the delivery too (nothing more is
+    acknowledged) but leaves it open until one of those closes it.
+
+    .failures counts the batches whose handler raised (or returned something other than
+    None or a count >= 0); .last_exception is the latest such exception.
+    """
+
+    def __init__(self, broker, pool, handler):
+        self._broker = broker
+        self._pool = pool
+        self._handler = handler
+        self._h = _s.CqbPush()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._deliver_fn = self._deliver  # the one object the library calls, kept while open
+        self.failures = 0
+        self.last_exception = None
+
+    def _opened(self):
+        with self._pool._lock:
+            self._pool._push.add(self)
+        with _live_push_lock:
+            _live_push.add(self)
+
+    def _deliver(self, msgs):
+        """Called by the C trampoline with each batch, on a pool worker: the handled count,
+        or -1 when the handler failed (nothing propagates into the library's frames)."""
+        try:
+            n = self._handler(msgs)
+            if n is None:
+                return len(msgs)
+            n = operator.index(n)
+            if n < 0:
+                raise InvalidArgument(_s.EINVAL, f"push handler returned {n}")
+            return min(n, len(msgs))
+        except BaseException as e:
+            self.failures += 1
+            self.last_exception = e
+            return -1
+
+    def close(self):
+        """Stop the delivery (idempotent): returns once the batch in flight is done; the handler
+        is not called after. Pending acknowledgements are persisted."""
+        _refuse_in_push_handler("PushSubscription.close")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            rc = _s.cqb_push_close(self._h)  # releases the GIL: the batch in flight can end
+            with self._broker._lock:
+                self._broker._subs.discard(self)
+            with self._pool._lock:
+                self._pool._push.discard(self)
+            with _live_push_lock:
+                _live_push.discard(self)
+        _check(rc)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return (f"<cqueue.PushSubscription {'closed' if self._closed else 'open'}, "
+                f"{self.failures} failed batches>")

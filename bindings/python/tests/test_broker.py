@@ -115,3 +115,86 @@ def test_threads_publish_through_one_broker(bdir):
         for t in threads:
             t.join()
         assert len(set(seen)) == 800
+
+
+def test_publish_batch_and_poll_batch(bdir):
+    with cqueue.Broker(bdir) as b:
+        sub = b.subscribe("batch", earliest=True)
+        assert b.publish_batch("batch", [b"a", bytearray(), memoryview(b"xccc")[1:]]) == (0, 3)
+        r = b.publish_batch("batch", (m for m in [b"d", b"e"]))
+        assert (r.first_offset, r.count) == (3, 2)
+        msgs = sub.poll_batch(100, timeout=5)  # every record is there: one call returns them all
+        assert [(m.topic, m.offset, m.data) for m in msgs] == [
+            ("batch", 0, b"a"), ("batch", 1, b""), ("batch", 2, b"ccc"), ("batch", 3, b"d"),
+            ("batch", 4, b"e")]
+        assert all(m.timestamp_ns > 0 for m in msgs)
+        assert sub.poll_batch(10, timeout=0) == []
+        b.publish_batch("batch", [b"f", b"g", b"h"])
+        assert [m.offset for m in sub.poll_batch(2, timeout=0)] == [5, 6]
+        assert sub.poll().offset == 7
+        with pytest.raises(cqueue.InvalidArgument):
+            sub.poll_batch(0)
+        with pytest.raises(cqueue.InvalidArgument):
+            sub.poll_batch(4097)
+        with pytest.raises(cqueue.InvalidArgument):
+            b.publish_batch("batch", [])
+        with pytest.raises(cqueue.InvalidArgument):
+            b.publish_batch("bad topic!", [b"x"])
+        with pytest.raises(cqueue.MessageTooLarge):
+            b.publish_batch("batch", [b"", bytes(16 * 1024 * 1024 + 1)])
+        assert b.stats()["published"] == 8
+
+
+def _publish_spaced(b, topic):
+    """r0..r5 with a pause before r3; returns r3's timestamp (later than r0..r2's)."""
+    for i in range(6):
+        if i == 3:
+            time.sleep(0.002)
+        b.publish(topic, f"r{i}".encode())
+    with b.subscribe(topic, start_offset=3) as sub:
+        m = sub.poll(timeout=5)
+        assert m.offset == 3
+        return m.timestamp_ns
+
+
+def test_start_positions_and_seek_time(bdir):
+    with cqueue.Broker(bdir) as b:
+        t3 = _publish_spaced(b, "st")
+        sub = b.subscribe("st", start_time_ns=t3)
+        assert sub.poll(timeout=5).offset == 3
+        sub.seek(0)
+        assert sub.poll(timeout=5).offset == 0
+        sub.seek_time(t3)
+        assert sub.poll(timeout=5).offset == 3
+        sub.seek_time(0)
+        assert sub.poll(timeout=5).offset == 0
+        # A durable subscription starts there too, in topics it has no ack for yet.
+        d = b.subscribe("st", durable_id="late", start_offset=5)
+        assert (d.poll(timeout=5).data) == b"r5"
+        with pytest.raises(cqueue.InvalidArgument):
+            b.subscribe("st", start_offset=1, start_time_ns=t3)
+        with pytest.raises(cqueue.InvalidArgument):
+            b.subscribe("st", start_offset=-1)
+
+
+def test_stats_and_metrics(bdir):
+    with cqueue.Broker(bdir, fsync="group") as b:
+        sub = b.subscribe("m.t", durable_id="watcher", earliest=True)
+        b.publish_batch("m.t", [b"12345", b"67890", b"x"])
+        sub.ack(sub.poll(timeout=5))
+        sub.poll(timeout=5)
+        st = sub.stats("m.t")
+        assert st == {"durable": 1, "delivered": 2, "missed": 0, "next_offset": 2,
+                      "acked_offset": 1, "end_offset": 3, "durable_offset": 3,
+                      "lag_records": 1, "lag_bytes": st["lag_bytes"]}
+        assert st["lag_bytes"] > 0
+        bs = b.stats()
+        assert (bs["topics"], bs["published"], bs["published_bytes"], bs["delivered"],
+                bs["publish_failures"], bs["sync_failed"]) == (1, 3, 11, 2, 0, 0)
+        assert bs["fsyncs"] > 0 and "holes_skipped" in bs and "segments_deleted" in bs
+        text = b.metrics()
+        assert "cqueue_broker_published_total 3\n" in text
+        assert 'cqueue_topic_end_offset{topic="m.t"} 3\n' in text
+        assert 'cqueue_subscriber_acked_offset{subscriber="watcher",topic="m.t"} 1\n' in text
+    with pytest.raises(cqueue.Closed):
+        b.metrics()

@@ -1,6 +1,7 @@
 // Package raw is the SWIG-generated layer over the C facades of
 // bindings/swig/cqueue.i (the same interface as Java and Python use), plus the
-// exported trampolines the C side calls for pool jobs. Package cqueue is the API.
+// exported trampolines the C side calls for pool jobs, attached queues and push
+// subscriptions (trampoline.go). Package cqueue is the API.
 //
 // raw.go and cqueue_wrap.c are generated: run `go generate ./...` (needs swig 4.1
 // and the cqueue headers: `pkg-config cqueue`, or CGO_CFLAGS/CGO_LDFLAGS for a

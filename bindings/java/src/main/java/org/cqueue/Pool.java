@@ -1,11 +1,14 @@
 package org.cqueue;
 
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.ToIntFunction;
 import org.cqueue.swig.CqbPool;
 import org.cqueue.swig.CqbPoolStats;
 import org.cqueue.swig.cqueue;
@@ -14,7 +17,9 @@ import org.cqueue.swig.cqueue;
  * A pool of library-owned worker threads running Java jobs. Workers are attached
  * to the JVM once, as daemon threads, for their whole life. A job's exception is
  * caught by the native trampoline and completes its future exceptionally.
- * {@link #close()} without {@link #shutdown} cancels what is still queued.
+ * {@link #close()} without {@link #shutdown} cancels what is still queued, and closes the
+ * {@link PushSubscription}s delivering through the pool before freeing it (their delivery
+ * stops with the shutdown; a pool only shut down leaves them open and idle).
  */
 public final class Pool implements AutoCloseable {
 
@@ -25,7 +30,8 @@ public final class Pool implements AutoCloseable {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final AtomicBoolean closing = new AtomicBoolean();
     private final AtomicLong handlerFailures = new AtomicLong();
-    private boolean closed;
+    private final Set<PushSubscription> push = ConcurrentHashMap.newKeySet(); // open, delivering through this pool
+    private boolean closed; // guarded by lock
     private Queue attached; // the queue the workers drain, if any
 
     /** workers 0: one per CPU; queueCapacity 0: the library default. */
@@ -126,6 +132,23 @@ public final class Pool implements AutoCloseable {
         }
     }
 
+    /** Runs subscribe with the open handle under the read lock and registers p for {@link #close()}. */
+    int adopt(PushSubscription p, ToIntFunction<CqbPool> subscribe) {
+        lock.readLock().lock();
+        try {
+            if (closed) throw new CqueueException(Codes.ECLOSED, "pool is closed");
+            int rc = CqueueException.check(subscribe.applyAsInt(h));
+            push.add(p);
+            return rc;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    void forget(PushSubscription p) {
+        push.remove(p);
+    }
+
     /** Messages whose handler threw (see {@link #attachQueue}). */
     public long handlerFailures() {
         return handlerFailures.get();
@@ -163,9 +186,13 @@ public final class Pool implements AutoCloseable {
         }
     }
 
-    /** Shut down without grace (if not done) and free. Must not be called from a job. */
+    /**
+     * Shut down without grace (if not done), close the push subscriptions delivering through
+     * the pool, and free it. Must not be called from a job; EPERM from a push handler.
+     */
     @Override
     public void close() {
+        PushSubscription.refuseInHandler("Pool.close()");
         if (!closing.compareAndSet(false, true)) return;
         // Shut down first, outside the lock: calls in flight (a shutdown() waiting in
         // another thread, a job submitting more) end at once, so taking the write lock
@@ -173,13 +200,17 @@ public final class Pool implements AutoCloseable {
         cqueue.cqb_pool_shutdown(h, 0);
         lock.writeLock().lock();
         try {
-            closed = true;
-            cqueue.cqb_pool_destroy(h);
-            cqueue.cqb_pool_release_java(h);
-            h.delete();
-            if (attached != null) attached.unpin();
+            closed = true; // calls in flight have ended; later ones get ECLOSED
         } finally {
             lock.writeLock().unlock();
         }
+        // Delivery stopped with the shutdown. Without the lock: a push handler still running
+        // may call this pool (and get ECLOSED) while its subscription waits for it.
+        RuntimeException failed = Broker.closeAll(push);
+        cqueue.cqb_pool_destroy(h);
+        cqueue.cqb_pool_release_java(h);
+        h.delete();
+        if (attached != null) attached.unpin();
+        if (failed != null) throw failed;
     }
 }

@@ -1,29 +1,30 @@
 package org.cqueue;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import org.cqueue.swig.CqbSubscription;
 import org.cqueue.swig.CqbSubscriptionStats;
 import org.cqueue.swig.cqueue;
+import org.cqueue.swig.cqueueConstants;
 
 /**
  * A subscription of a {@link Broker}. Calls from several threads are serialised
  * (the C API allows one thread at a time); a {@link #poll} waiting in another
  * thread ends with ECLOSED within one wait slice of {@link #close()}.
  */
-public final class Subscription implements AutoCloseable {
+public final class Subscription implements AutoCloseable, Broker.Dependent {
 
     /** Counters of this subscription for one topic. */
     public record Stats(boolean durable, long delivered, long missed, long nextOffset,
-                        long ackedOffset, long endOffset, long lagRecords) {}
+                        long ackedOffset, long endOffset, long durableOffset, long lagRecords,
+                        long lagBytes) {}
 
     private static final long SLICE_NS = 100_000_000L;
 
     private final CqbSubscription h;
     private final Broker broker;
     private final ReentrantLock lock = new ReentrantLock(true); // fair: close() gets in between slices
-    private final byte[] topicBuf = new byte[256];
     private boolean closed;
 
     Subscription(CqbSubscription h, Broker broker) {
@@ -41,6 +42,22 @@ public final class Subscription implements AutoCloseable {
      * zero: not at all); null when none came in time.
      */
     public Message poll(Duration timeout) {
+        List<Message> m = poll(1, timeout);
+        return m.isEmpty() ? null : m.get(0);
+    }
+
+    /**
+     * Up to {@code max} (1 .. 4096) records in one call: waits as {@link #poll} for the
+     * first and returns what is there with it; an empty list when none came in time.
+     */
+    public List<Message> pollBatch(int max, Duration timeout) {
+        if (max < 1 || max > cqueueConstants.POLL_BATCH_MAX) {
+            throw new CqueueException(Codes.EINVAL, "max must be 1 .. " + cqueueConstants.POLL_BATCH_MAX);
+        }
+        return poll(max, timeout);
+    }
+
+    private List<Message> poll(int max, Duration timeout) {
         if (timeout != null && timeout.isNegative()) throw new IllegalArgumentException("negative timeout");
         long deadline = timeout == null ? 0 : System.nanoTime() + timeout.toNanos();
         for (;;) {
@@ -48,19 +65,13 @@ public final class Subscription implements AutoCloseable {
             if (timeout != null) ns = timeout.isZero() ? 0 : Math.max(1, Math.min(SLICE_NS, deadline - System.nanoTime()));
             lock.lock();
             try {
-                int rc = cqueue.cqb_sub_poll(handle(), ns);
-                if (rc >= 0) {
-                    byte[] data = new byte[rc];
-                    cqueue.cqb_sub_copy_data(h, data);
-                    int tl = cqueue.cqb_sub_copy_topic(h, topicBuf);
-                    return new Message(new String(topicBuf, 0, Math.min(tl, topicBuf.length), StandardCharsets.UTF_8),
-                            cqueue.cqb_sub_offset(h), cqueue.cqb_sub_timestamp(h), data);
-                }
+                int rc = cqueue.cqb_sub_poll_batch(handle(), max, ns);
+                if (rc > 0) return List.of((Message[]) cqueue.cqb_sub_batch(h));
                 if (rc != Codes.ETIMEDOUT) throw CqueueException.last(rc);
             } finally {
                 lock.unlock();
             }
-            if (timeout != null && System.nanoTime() - deadline >= 0) return null;
+            if (timeout != null && System.nanoTime() - deadline >= 0) return List.of();
         }
     }
 
@@ -88,6 +99,15 @@ public final class Subscription implements AutoCloseable {
         call(s -> cqueue.cqb_sub_seek(s, topic == null ? "" : topic, offset));
     }
 
+    /**
+     * Move every cursor to the first record published at or after {@code timestampNs}
+     * (CLOCK_REALTIME nanoseconds, as {@link Message#timestampNs()}).
+     */
+    public void seekTime(long timestampNs) {
+        call(s -> cqueue.cqb_sub_seek_time(s, timestampNs));
+    }
+
+    /** Counters of this subscription for topic (ENOENT if it has no such topic). */
     public Stats stats(String topic) {
         lock.lock();
         try {
@@ -95,7 +115,8 @@ public final class Subscription implements AutoCloseable {
             try {
                 CqueueException.check(cqueue.cqb_sub_stats(handle(), topic, s));
                 return new Stats(s.getDurable() != 0, s.getDelivered(), s.getMissed(), s.getNext_offset(),
-                        s.getAcked_offset(), s.getEnd_offset(), s.getLag_records());
+                        s.getAcked_offset(), s.getEnd_offset(), s.getDurable_offset(), s.getLag_records(),
+                        s.getLag_bytes());
             } finally {
                 s.delete();
             }
