@@ -15,6 +15,11 @@
 // one had not acknowledged. demo_broker_session.cpp, demo_broker_worker.cpp,
 // demo_broker_shared.hpp, demo_broker_verify.cpp.
 //
+// Both parts' sessions derive from one skeleton, demo_part.cpp: the temp
+// directory, spawning and reaping the workers, the kills, the progress line
+// and the wait; their workers share demo_part_shared.hpp (stop flag, record
+// files, pacing).
+//
 // This file: the options.
 #include <cstdio>
 #include <optional>
@@ -24,6 +29,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "demo_broker_session.hpp"
+#include "demo_part.hpp"
 #include "demo_session.hpp"
 
 namespace cqcli {
@@ -105,25 +111,25 @@ int run_demo(int argc, char **argv) {
             throw UsageError("--seconds must be from 0 to 3600, not '" + *v + "'");
         seconds = static_cast<double>(*ns) / 1e9;
     }
-    demo::DemoConfig cfg;
-    cfg.producers = args.u32("producers", 2, 1, demo::kMaxProducers);
-    cfg.consumers = args.u32("consumers", 2, 1, demo::kMaxConsumers);
-    cfg.messages = args.u64("messages", 200'000, cfg.producers, 50'000'000);
-    cfg.seconds = seconds;
-    broker_demo::BrokerDemoConfig bcfg;
-    bcfg.publishers = args.u32("publishers", 3, 1, broker_demo::kMaxPublishers);
-    bcfg.subscribers = args.u32("subscribers", 3, 1, broker_demo::kMaxSubscribers);
-    bcfg.records = args.u64("records", 30'000, bcfg.publishers, 10'000'000);
-    bcfg.seconds = seconds;
+    demo_part::PartConfig queue;  // producers, consumers, messages
+    queue.senders = args.u32("producers", 2, 1, demo::kMaxProducers);
+    queue.receivers = args.u32("consumers", 2, 1, demo::kMaxConsumers);
+    queue.total = args.u64("messages", 200'000, queue.senders, 50'000'000);
+    queue.seconds = seconds;
+    demo_part::PartConfig pubsub;  // publishers, subscribers, records
+    pubsub.senders = args.u32("publishers", 3, 1, broker_demo::kMaxPublishers);
+    pubsub.receivers = args.u32("subscribers", 3, 1, broker_demo::kMaxSubscribers);
+    pubsub.total = args.u64("records", 30'000, pubsub.senders, 10'000'000);
+    pubsub.seconds = seconds;
 
     int status = kExitOk;
     if (part != "broker") {
-        demo::DemoSession session(cfg);
+        demo::DemoSession session(queue);
         status = session.run();
     }
     if (part != "queue") {
         if (part == "all") std::printf("\n");
-        broker_demo::BrokerDemoSession session(bcfg);
+        broker_demo::BrokerDemoSession session(pubsub);
         const int s = session.run();
         if (s != kExitOk) status = s;
     }

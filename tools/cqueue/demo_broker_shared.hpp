@@ -1,8 +1,8 @@
-// What the pub/sub demo's parent and its worker programs share: the record
-// body, the control file (stop flag, each publisher's count) and the
-// subscribers' record files. All live in a private temp directory (the broker
-// directory is a subdirectory of it) and are mapped MAP_SHARED, so what a
-// worker stored survives its SIGKILL.
+// What the pub/sub part's parent and its worker programs share, beyond what
+// every part does (demo_part_shared.hpp: stop flag, record files, tags,
+// pacing): the record body, the publishers' slots in the control file and the
+// subscribers' record items. The broker directory is a subdirectory of the
+// part's temp directory.
 //
 // Subscriber records. A subscriber polls a batch, appends (publisher, seq,
 // offset) for each record and publishes the new count; only then, every
@@ -13,11 +13,14 @@
 
 #include <atomic>
 #include <cinttypes>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
+
+#include "demo_part_shared.hpp"
 
 namespace cqcli::broker_demo {
 
@@ -28,48 +31,24 @@ constexpr uint64_t kSegmentSize = 1 << 20;  // small: the demo rolls segments
 constexpr const char *kTopic = "demo.events";
 constexpr const char *kPattern = "demo.*";
 
-static_assert(std::atomic<uint64_t>::is_always_lock_free);
-
 struct alignas(64) PublisherSlot {
     std::atomic<uint64_t> published;  // records 0..published-1 were published
 };
 
 struct Control {
-    std::atomic<uint32_t> stop;  // set by the parent: all publishers finished
+    demo_part::StopFlag stop;  // set by the parent: all publishers finished
     PublisherSlot publisher[kMaxPublishers];
 };
+static_assert(offsetof(Control, stop) == 0);
 
 struct Record {
     uint64_t tag;     // publisher in the top 16 bits, seq below
     uint64_t offset;  // the record's offset in kTopic
 };
 
-struct alignas(64) RecordHeader {
-    std::atomic<uint64_t> count;  // records stored
-    std::atomic<uint64_t> bad;    // bodies that failed validation
-};
-
-constexpr uint64_t pack(uint32_t publisher, uint64_t seq) {
-    return (uint64_t{publisher} << 48) | seq;
-}
-constexpr uint32_t tag_publisher(uint64_t t) {
-    return static_cast<uint32_t>(t >> 48);
-}
-constexpr uint64_t tag_seq(uint64_t t) {
-    return t & ((uint64_t{1} << 48) - 1);
-}
-
-// How many records publisher p publishes: an even split of the total.
-constexpr uint64_t records_of(uint64_t total, uint32_t publishers, uint32_t p) {
-    return total / publishers + (p < total % publishers ? 1 : 0);
-}
-
 // Room for every record twice: one incarnation's duplicates never exceed that.
 constexpr uint64_t record_capacity(uint64_t total) {
     return 2 * total + 1024;
-}
-constexpr size_t record_file_size(uint64_t total) {
-    return sizeof(RecordHeader) + record_capacity(total) * sizeof(Record);
 }
 
 // The body: readable, so that `cqueue sub` on a kept directory shows it.
@@ -89,17 +68,18 @@ inline std::optional<uint64_t> parse_body(const void *data, size_t len) {
     if (std::sscanf(buf, "publisher %u seq %" SCNu64 "%n", &p, &seq, &used) != 2 ||
         static_cast<size_t>(used) != len || body(p, seq) != buf)
         return std::nullopt;
-    return pack(p, seq);
+    return demo_part::pack(p, seq);
 }
 
 inline std::string broker_dir(const std::string &dir) {
     return dir + "/broker";
 }
-inline std::string control_path(const std::string &dir) {
-    return dir + "/control";
-}
 inline std::string record_path(const std::string &dir, uint32_t index) {
     return dir + "/subscriber-" + std::to_string(index) + ".rec";
+}
+inline demo_part::RecordFile open_record_file(const std::string &path, uint64_t total,
+                                              bool create) {
+    return demo_part::RecordFile(path, sizeof(Record), record_capacity(total), create);
 }
 inline std::string subscriber_id(uint32_t slot) {
     return "demo-sub-" + std::to_string(slot);

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "demo_broker_shared.hpp"
-#include "mapping.hpp"
 
 namespace cqcli::broker_demo {
 
@@ -38,20 +37,21 @@ VerifyResult verify(const VerifyInput &in) {
         const std::string who = subscriber_id(slot);
         std::vector<std::vector<uint8_t>> seen(in.publishers);
         for (uint32_t p = 0; p < in.publishers; ++p)
-            seen[p].assign(records_of(in.records, in.publishers, p), 0);
+            seen[p].assign(demo_part::share_of(in.records, in.publishers, p), 0);
         const std::vector<Incarnation> &runs = in.subscribers[slot].runs;
         for (size_t k = 0; k < runs.size(); ++k) {
-            Mapping map = Mapping::file(runs[k].record_file, record_file_size(in.records), false);
-            const RecordHeader *hdr = map.as<RecordHeader>();
-            const Record *rec = reinterpret_cast<const Record *>(hdr + 1);
-            const uint64_t count = std::min(hdr->count.load(), record_capacity(in.records));
+            const demo_part::RecordFile file =
+                open_record_file(runs[k].record_file, in.records, false);
+            const demo_part::RecordHeader *hdr = file.header();
+            const Record *rec = file.items<Record>();
+            const uint64_t count = file.readable();
             r.bad += hdr->bad.load();
             if (hdr->bad.load()) note(r, who + " got " + std::to_string(hdr->bad) + " bad bodies");
             uint64_t expect = runs[k].start_offset;
             std::vector<uint64_t> next_seq(in.publishers, 0);  // per publisher: last seq + 1
             for (uint64_t i = 0; i < count; ++i) {
-                const uint32_t p = tag_publisher(rec[i].tag);
-                const uint64_t seq = tag_seq(rec[i].tag), off = rec[i].offset;
+                const uint32_t p = demo_part::tag_sender(rec[i].tag);
+                const uint64_t seq = demo_part::tag_seq(rec[i].tag), off = rec[i].offset;
                 if (p >= in.publishers || seq >= seen[p].size() || off >= in.records) {
                     ++r.bad;
                     note(r, who + ": record " + std::to_string(i) + " is out of range");

@@ -24,8 +24,8 @@ namespace cqcli {
 namespace {
 
 using namespace broker_demo;
+using demo_part::kWaitSliceNs;
 
-constexpr int64_t kWaitSliceNs = 50'000'000;    // a waiting subscriber re-checks this often
 constexpr int64_t kAckIntervalNs = 20'000'000;  // a subscriber acknowledges this often
 
 struct WorkerArgs {
@@ -35,17 +35,14 @@ struct WorkerArgs {
 };
 
 int publish(const WorkerArgs &w, uint32_t id, int64_t t0, int64_t interval) {
-    Mapping ctl_map = Mapping::file(control_path(w.dir), sizeof(Control), false);
+    Mapping ctl_map = Mapping::file(demo_part::control_path(w.dir), sizeof(Control), false);
     PublisherSlot &slot = ctl_map.as<Control>()->publisher[id];
     cq_broker_options o = CQ_BROKER_OPTIONS_INIT;
     o.segment_size = kSegmentSize;
     BrokerPtr b = open_broker(broker_dir(w.dir), &o);
-    const uint64_t n = records_of(w.records, w.publishers, id);
+    const uint64_t n = demo_part::share_of(w.records, w.publishers, id);
     for (uint64_t seq = slot.published.load(); seq < n; ++seq) {
-        if (interval > 0) {  // pacing: record seq is due at t0 + seq * interval
-            const int64_t ahead = t0 + static_cast<int64_t>(seq) * interval - now_ns();
-            if (ahead > 1'000'000) sleep_for_ns(ahead);
-        }
+        demo_part::pace(t0, interval, seq);
         const std::string text = body(id, seq);
         check(broker_publish(b.get(), kTopic, text.data(), text.size(), nullptr),
               "publisher " + std::to_string(id) + " seq " + std::to_string(seq));
@@ -55,48 +52,28 @@ int publish(const WorkerArgs &w, uint32_t id, int64_t t0, int64_t interval) {
     return kExitOk;
 }
 
-class Recorder {
-  public:
-    Recorder(const WorkerArgs &w, uint32_t index)
-        : map_(Mapping::file(record_path(w.dir, index), record_file_size(w.records), false)),
-          hdr_(map_.as<RecordHeader>()),
-          records_(reinterpret_cast<Record *>(hdr_ + 1)),
-          capacity_(record_capacity(w.records)),
-          publishers_(w.publishers),
-          total_(w.records),
-          count_(hdr_->count.load()) {}
-
-    // Appends the polled records, then publishes them with one store.
-    void record(const cq_message *msgs, int n) {
-        uint64_t bad = 0;
-        for (int i = 0; i < n; ++i) {
-            const std::optional<uint64_t> tag = parse_body(msgs[i].data, msgs[i].len);
-            const bool ok = tag && tag_publisher(*tag) < publishers_ &&
-                            tag_seq(*tag) < records_of(total_, publishers_, tag_publisher(*tag)) &&
-                            count_ < capacity_;
-            if (ok)
-                records_[count_++] = {*tag, msgs[i].offset};
-            else
-                ++bad;
-        }
-        if (bad) hdr_->bad.fetch_add(bad);
-        hdr_->count.store(count_, std::memory_order_release);
+// Appends the polled records, then publishes them with one store.
+void record(demo_part::RecordWriter &out, const WorkerArgs &w, const cq_message *msgs, int n) {
+    uint64_t bad = 0;
+    for (int i = 0; i < n; ++i) {
+        const std::optional<uint64_t> tag = parse_body(msgs[i].data, msgs[i].len);
+        const uint32_t p = tag ? demo_part::tag_sender(*tag) : 0;
+        const bool ok =
+            tag && p < w.publishers &&
+            demo_part::tag_seq(*tag) < demo_part::share_of(w.records, w.publishers, p) &&
+            !out.full();
+        if (ok)
+            out.append(Record{*tag, msgs[i].offset});
+        else
+            ++bad;
     }
-
-  private:
-    Mapping map_;
-    RecordHeader *hdr_;
-    Record *records_;
-    uint64_t capacity_;
-    uint32_t publishers_;
-    uint64_t total_;
-    uint64_t count_;
-};
+    out.publish(bad);
+}
 
 int subscribe_and_record(const WorkerArgs &w, uint32_t slot, uint32_t index) {
-    Mapping ctl_map = Mapping::file(control_path(w.dir), sizeof(Control), false);
+    Mapping ctl_map = Mapping::file(demo_part::control_path(w.dir), sizeof(Control), false);
     const Control *ctl = ctl_map.as<Control>();
-    Recorder recorder(w, index);
+    demo_part::RecordWriter out(open_record_file(record_path(w.dir, index), w.records, false));
     BrokerPtr b = open_broker(broker_dir(w.dir));
     const std::string id = subscriber_id(slot);
     cq_subscribe_options so = CQ_SUBSCRIBE_OPTIONS_INIT;
@@ -129,7 +106,7 @@ int subscribe_and_record(const WorkerArgs &w, uint32_t slot, uint32_t index) {
             continue;
         }
         check(n, who);
-        recorder.record(msgs, n);
+        record(out, w, msgs, n);
         // One topic: the last record's offset covers the batch.
         topic = msgs[n - 1].topic;
         last = msgs[n - 1].offset;

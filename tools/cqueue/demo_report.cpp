@@ -1,9 +1,9 @@
 #include "demo_report.hpp"
-#include "format.hpp"
 
 #include <cstdio>
 #include <vector>
 
+#include "demo_part.hpp"
 #include "demo_shared.hpp"
 #include "format.hpp"
 
@@ -79,9 +79,7 @@ bool report(const ReportInput &in) {
         std::printf("\n");
         return true;
     }
-    std::string all;
-    for (const std::string &w : why) all += (all.empty() ? "" : "; ") + w;
-    std::printf("\nFAIL: %s\n      (records kept in %s)\n", all.c_str(), in.records_dir.c_str());
+    demo_part::print_fail(why, "records kept in " + in.records_dir);
     return false;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "demo_shared.hpp"
-#include "mapping.hpp"
 
 namespace cqcli::demo {
 
@@ -25,19 +24,18 @@ VerifyResult verify(const VerifyInput &in) {
     VerifyResult r;
     std::vector<std::vector<uint8_t>> seen(in.producers);
     for (uint32_t p = 0; p < in.producers; ++p)
-        seen[p].assign(messages_of(in.messages, in.producers, p), 0);
+        seen[p].assign(demo_part::share_of(in.messages, in.producers, p), 0);
 
     for (const std::string &path : in.record_files) {
-        Mapping map = Mapping::file(path, record_file_size(in.messages), false);
-        const RecordHeader *hdr = map.as<RecordHeader>();
-        const uint64_t *rec = reinterpret_cast<const uint64_t *>(hdr + 1);
-        const uint64_t count = std::min(hdr->count.load(), record_capacity(in.messages));
-        r.bad += hdr->bad.load();
+        const demo_part::RecordFile file = open_record_file(path, in.messages, false);
+        const uint64_t *rec = file.items<uint64_t>();
+        const uint64_t count = file.readable();
+        r.bad += file.header()->bad.load();
         // Per producer: the last seq this consumer got, + 1 (0 = none yet).
         std::vector<uint64_t> next(in.producers, 0);
         for (uint64_t i = 0; i < count; ++i) {
-            const uint32_t p = record_producer(rec[i]);
-            const uint64_t seq = record_seq(rec[i]);
+            const uint32_t p = demo_part::tag_sender(rec[i]);
+            const uint64_t seq = demo_part::tag_seq(rec[i]);
             if (p >= in.producers || seq >= seen[p].size()) {
                 ++r.bad;
                 note(r, "record " + std::to_string(i) + " of " + path + " is out of range");

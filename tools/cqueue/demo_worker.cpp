@@ -14,7 +14,6 @@
 
 #include "args.hpp"
 #include "cli.hpp"
-#include "clock.hpp"
 #include "commands.hpp"
 #include "demo_shared.hpp"
 #include "mapping.hpp"
@@ -24,8 +23,7 @@ namespace cqcli {
 namespace {
 
 using namespace demo;
-
-constexpr int64_t kWaitSliceNs = 50'000'000;  // a blocked worker re-checks this often
+using demo_part::kWaitSliceNs;
 
 struct WorkerArgs {
     std::string queue, dir;
@@ -34,10 +32,10 @@ struct WorkerArgs {
 };
 
 int produce(const WorkerArgs &w, uint32_t id, int64_t t0, int64_t interval) {
-    Mapping ctl_map = Mapping::file(control_path(w.dir), sizeof(Control), false);
+    Mapping ctl_map = Mapping::file(demo_part::control_path(w.dir), sizeof(Control), false);
     ProducerSlot &slot = ctl_map.as<Control>()->producer[id];
     QueuePtr q = open_queue(w.queue);
-    const uint64_t n = messages_of(w.messages, w.producers, id);
+    const uint64_t n = demo_part::share_of(w.messages, w.producers, id);
 
     // Resume after the last message this producer may have enqueued: a
     // message in doubt (killed inside cq_enqueue) is skipped, never resent.
@@ -45,10 +43,7 @@ int produce(const WorkerArgs &w, uint32_t id, int64_t t0, int64_t interval) {
     slot.done.store(start);
     slot.trying.store(start);
     for (uint64_t seq = start; seq < n; ++seq) {
-        if (interval > 0) {  // pacing: message seq is due at t0 + seq * interval
-            const int64_t ahead = t0 + static_cast<int64_t>(seq) * interval - now_ns();
-            if (ahead > 1'000'000) sleep_for_ns(ahead);
-        }
+        demo_part::pace(t0, interval, seq);
         const Message m{kMessageMagic, id, seq};
         // seq_cst: the store is done before the enqueue can start.
         slot.trying.store(seq + 1, std::memory_order_seq_cst);
@@ -62,51 +57,29 @@ int produce(const WorkerArgs &w, uint32_t id, int64_t t0, int64_t interval) {
     return kExitOk;
 }
 
-class Recorder {
-  public:
-    Recorder(const WorkerArgs &w, uint32_t index)
-        : map_(Mapping::file(record_path(w.dir, index), record_file_size(w.messages), false)),
-          hdr_(map_.as<RecordHeader>()),
-          records_(reinterpret_cast<uint64_t *>(hdr_ + 1)),
-          capacity_(record_capacity(w.messages)),
-          producers_(w.producers),
-          total_(w.messages),
-          count_(hdr_->count.load()) {}
-
-    // Appends the dequeued messages, then publishes them with one store.
-    void record(const cq_rbuf *bufs, int n) {
-        uint64_t bad = 0;
-        for (int i = 0; i < n; ++i) {
-            Message m{};
-            bool ok = bufs[i].len == sizeof m && count_ < capacity_;
-            if (ok) {
-                std::memcpy(&m, bufs[i].data, sizeof m);
-                ok = m.magic == kMessageMagic && m.producer < producers_ &&
-                     m.seq < messages_of(total_, producers_, m.producer);
-            }
-            if (ok)
-                records_[count_++] = pack(m.producer, m.seq);
-            else
-                ++bad;
+// Appends the tags of the dequeued messages, then publishes them with one store.
+void record(demo_part::RecordWriter &out, const WorkerArgs &w, const cq_rbuf *bufs, int n) {
+    uint64_t bad = 0;
+    for (int i = 0; i < n; ++i) {
+        Message m{};
+        bool ok = bufs[i].len == sizeof m && !out.full();
+        if (ok) {
+            std::memcpy(&m, bufs[i].data, sizeof m);
+            ok = m.magic == kMessageMagic && m.producer < w.producers &&
+                 m.seq < demo_part::share_of(w.messages, w.producers, m.producer);
         }
-        if (bad) hdr_->bad.fetch_add(bad);
-        hdr_->count.store(count_, std::memory_order_release);
+        if (ok)
+            out.append(demo_part::pack(m.producer, m.seq));
+        else
+            ++bad;
     }
-
-  private:
-    Mapping map_;
-    RecordHeader *hdr_;
-    uint64_t *records_;
-    uint64_t capacity_;
-    uint32_t producers_;
-    uint64_t total_;
-    uint64_t count_;
-};
+    out.publish(bad);
+}
 
 int consume(const WorkerArgs &w, uint32_t index) {
-    Mapping ctl_map = Mapping::file(control_path(w.dir), sizeof(Control), false);
+    Mapping ctl_map = Mapping::file(demo_part::control_path(w.dir), sizeof(Control), false);
     const Control *ctl = ctl_map.as<Control>();
-    Recorder recorder(w, index);
+    demo_part::RecordWriter out(open_record_file(record_path(w.dir, index), w.messages, false));
     QueuePtr q = open_queue(w.queue);
     char data[kConsumerBatch][kQueueMaxMessage];
     cq_rbuf bufs[kConsumerBatch];
@@ -122,7 +95,7 @@ int consume(const WorkerArgs &w, uint32_t index) {
             if (r == CQ_OK) r = 1;
         }
         if (r < 0) throw_lib(r, "consumer " + std::to_string(index));
-        recorder.record(bufs, r);
+        record(out, w, bufs, r);
     }
 }
 
