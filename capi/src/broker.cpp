@@ -373,6 +373,14 @@ int broker_seek_time(cq_subscription *s, int64_t timestamp_ns) {
     });
 }
 
+int broker_interrupt(cq_subscription *s) {
+    return guard([&] {
+        if (int r = pull_only(s, "broker_interrupt"); r != CQ_OK) return r;
+        s->impl->interrupt();
+        return CQ_OK;
+    });
+}
+
 int broker_unsubscribe(cq_subscription *s) {
     return guard([&] {
         if (!s) return CQ_OK;

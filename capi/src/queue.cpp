@@ -177,6 +177,14 @@ CQ_API int cq_stats(cq_queue *q, cq_queue_stats *out) {
     });
 }
 
+CQ_API int cq_interrupt(cq_queue *q) {
+    return guard([&] {
+        if (!q) return inval("cq_interrupt: queue is NULL");
+        impl(q)->interrupt();
+        return CQ_OK;
+    });
+}
+
 CQ_API int cq_recover(cq_queue *q, uint64_t *reclaimed) {
     return guard([&] {
         if (!q) return inval("cq_recover: queue is NULL");

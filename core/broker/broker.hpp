@@ -92,6 +92,9 @@ class Subscription {
     Errc seek_time(int64_t ts);
     Errc stats(const std::string &topic, SubStats *out);
     Errc close();  // persists what is pending
+    // Ends a poll in progress (Errc::canceled); callable from any thread
+    // while another polls. Other pollers of the directory wake and sleep again.
+    void interrupt();
 
   private:
     struct Cursor;
@@ -113,6 +116,7 @@ class Subscription {
     size_t rr_ = 0;
     uint32_t topic_gen_ = 0;
     std::vector<std::shared_ptr<Segment>> hold_;  // keeps delivered data mapped until the next poll
+    std::atomic<uint32_t> interrupts_{0};         // interrupt() calls; a poll ends when it moves
 };
 
 }  // namespace cq::broker

@@ -118,6 +118,7 @@ PushDelivery::~PushDelivery() {
 
 Errc PushDelivery::stop() {
     stop_.store(true, std::memory_order_release);
+    if (sub_) sub_->interrupt();  // a poll in progress ends now, not at its timeout
     if (thread_.joinable()) thread_.join();
     if (pool_) std::exchange(pool_, nullptr)->release();
     return sub_ ? sub_->close() : Errc::ok;
@@ -134,7 +135,7 @@ void PushDelivery::loop() {
     while (!stop_.load(std::memory_order_acquire)) {
         size_t got = 0;
         Errc e = sub_->poll(b->msgs, kBatch, 50'000'000, &got);
-        if (e == Errc::timedout) continue;
+        if (e == Errc::timedout || e == Errc::canceled) continue;  // canceled: stop() is here
         if (e != Errc::ok) {
             // A corrupt topic is skipped by its cursor from now on; other
             // errors (I/O) are retried after a pause.

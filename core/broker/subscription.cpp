@@ -309,7 +309,12 @@ Errc Subscription::poll(Delivered *out, size_t max, int64_t timeout_ns, size_t *
     hold_.clear();
     BrokerControl &bc = b_->control();
     const uint64_t deadline = deadline_after(timeout_ns);
+    const uint32_t interrupts = interrupts_.load(std::memory_order_seq_cst);
+    auto interrupted = [&] { return interrupts_.load(std::memory_order_seq_cst) != interrupts; };
     for (;;) {
+        // interrupt() moves its counter, then publish_seq, then wakes: if
+        // this load sees the old seq the futex_wait below returns at once,
+        // and if it sees the new one the checks after it see the counter.
         const uint32_t seq = bc.publish_seq.load(std::memory_order_seq_cst);
         if (bc.topic_gen.load(std::memory_order_seq_cst) != topic_gen_)
             if (Errc e = refresh_topics(false); e != Errc::ok) return e;
@@ -336,6 +341,9 @@ Errc Subscription::poll(Delivered *out, size_t max, int64_t timeout_ns, size_t *
             b_->stats().delivered.fetch_add(*got, std::memory_order_relaxed);
             return Errc::ok;
         }
+        if (interrupted())
+            return fail_static(Errc::canceled,
+                               "broker_poll: the wait was ended by broker_interrupt");
         const uint64_t now = monotonic_ns();
         if (now >= deadline)
             return fail_static(Errc::timedout, "broker_poll: nothing to deliver in time");
@@ -356,7 +364,7 @@ Errc Subscription::poll(Delivered *out, size_t max, int64_t timeout_ns, size_t *
         // futex_wake and itself a wake-up per handful of records.
         bool now_ready = false;
         for (uint64_t until = now + kSpinNs;
-             !now_ready && monotonic_ns() < std::min(until, deadline);) {
+             !now_ready && !interrupted() && monotonic_ns() < std::min(until, deadline);) {
             sched_yield();
             now_ready = ready();
         }
@@ -422,6 +430,13 @@ Errc Subscription::seek(const char *topic, uint64_t offset) {
         return fail(Errc::noent, "broker_seek: this subscription has no topic %s",
                     topic ? topic : "");
     return Errc::ok;
+}
+
+void Subscription::interrupt() {
+    interrupts_.fetch_add(1, std::memory_order_seq_cst);
+    BrokerControl &bc = b_->control();
+    bc.publish_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(reinterpret_cast<const uint32_t *>(&bc.publish_seq), INT_MAX);
 }
 
 Errc Subscription::seek_time(int64_t ts) {

@@ -351,10 +351,20 @@ template <typename Op>
 Errc Queue::wait_for(Op op, Errc again, Atomic32 &waiters, Atomic32 &seq_word, uint32_t lane_bit,
                      int64_t timeout_ns, const char *state) {
     const uint64_t deadline = deadline_after(timeout_ns);
+    // seq_cst: a wait that began before interrupt() moved the counter sees it
+    // move, whichever of its loads (below) comes first.
+    const uint32_t interrupts = interrupts_.load(std::memory_order_seq_cst);
+    auto interrupted = [&] {
+        return interrupts_.load(std::memory_order_seq_cst) != interrupts
+                   ? fail(Errc::canceled, "queue %s: the wait was ended by cq_interrupt",
+                          region_->name().c_str())
+                   : Errc::ok;
+    };
     for (int i = 0; i < kSpinTries; ++i) {
         Errc e = op();
         if (e != again) return e;
         if (timeout_ns == 0) return fail(Errc::timedout, "queue is %s and timeout is 0", state);
+        if (Errc c = interrupted(); c != Errc::ok) return c;
         cpu_relax();
     }
     bool unused;
@@ -364,9 +374,14 @@ Errc Queue::wait_for(Op op, Errc again, Atomic32 &waiters, Atomic32 &seq_word, u
     lane->waiting.fetch_or(lane_bit, std::memory_order_relaxed);
     Errc e;
     for (;;) {
+        // interrupt() moves its counter, then seq_word, then wakes: if this
+        // load sees the old seq the futex_wait below returns at once, and
+        // if it sees the new one the check after it sees the new counter.
         uint32_t seq = seq_word.load(std::memory_order_seq_cst);
         e = op();
         if (e != again) break;
+        if (e = interrupted(); e != Errc::ok) break;
+        e = again;
         if (monotonic_ns() >= deadline) {
             e = fail(Errc::timedout, "queue %s stayed %s", region_->name().c_str(), state);
             break;
@@ -386,6 +401,15 @@ Errc Queue::enqueue_wait(const void *data, size_t len, int64_t timeout_ns) {
 Errc Queue::dequeue_wait(void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
     return wait_for([&] { return dequeue(buf, cap, len); }, Errc::empty, hdr_->not_empty_waiters,
                     hdr_->not_empty_seq, 1u, timeout_ns, "empty");
+}
+
+void Queue::interrupt() {
+    interrupts_.fetch_add(1, std::memory_order_seq_cst);
+    // Waiters of other processes wake too, find nothing changed, sleep again.
+    for (Atomic32 *w : {&hdr_->not_empty_seq, &hdr_->not_full_seq}) {
+        w->fetch_add(1, std::memory_order_seq_cst);
+        futex_wake(futex_word(*w), INT_MAX);
+    }
 }
 
 bool Queue::any_dead_lane() {

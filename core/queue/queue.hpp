@@ -62,6 +62,9 @@ class Queue {
     int dequeue_batch(MutBuf *bufs, uint32_t count);
 
     Errc stats(QueueStats *out);
+    // Ends the waits of this handle in progress (enqueue_wait, dequeue_wait:
+    // Errc::canceled); other processes' waiters wake and sleep again.
+    void interrupt();
     // Stop-the-world recovery. *audit (may be null) receives the scan.
     Errc recover(uint64_t *reclaimed, Audit *audit = nullptr);
 
@@ -116,7 +119,8 @@ class Queue {
     bool auto_recover_ = true;
     bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
-    uint32_t lane_stack_max_;  // a lane hands its free nodes over past this many
+    std::atomic<uint32_t> interrupts_{0};  // interrupt() calls; a wait ends when it moves
+    uint32_t lane_stack_max_;              // a lane hands its free nodes over past this many
 };
 
 }  // namespace cq

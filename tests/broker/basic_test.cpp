@@ -5,10 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "tests/broker/broker_util.hpp"
@@ -133,6 +136,50 @@ TEST(Broker, PollWakesOnPublishFromAnotherThread) {
         EXPECT_EQ(m.offset, uint64_t(i));
     }
     t.join();
+    broker_unsubscribe(s);
+    broker_close(b);
+}
+
+TEST(Broker, InterruptEndsAPollInProgressAndLeavesOtherSubscriptionsWaiting) {
+    cqtest::TempDir d;
+    cq_broker *b = open_broker(d.path());
+    cq_subscription *s = nullptr, *other = nullptr;
+    ASSERT_EQ(broker_subscribe(b, "i", nullptr, 0, &s), CQ_OK);
+    ASSERT_EQ(broker_subscribe(b, "i", nullptr, 0, &other), CQ_OK);
+    EXPECT_EQ(broker_interrupt(nullptr), CQ_EINVAL);
+    // Before a poll: later polls are not affected.
+    ASSERT_EQ(broker_interrupt(s), CQ_OK);
+    cq_message m;
+    EXPECT_EQ(broker_poll(s, &m, 5'000'000), CQ_ETIMEDOUT);
+    // Two threads poll (20 s: without the interrupt, CQ_ETIMEDOUT rather than
+    // a hang); only s is interrupted, again and again until its poll ended.
+    std::atomic<bool> done{false};
+    int rc = 0, other_rc = 0;
+    std::string text;
+    cq_message om;
+    std::thread t([&] {
+        rc = broker_poll(s, &m, 20'000'000'000);
+        text = cq_last_error();
+        done = true;
+    });
+    std::thread o([&] { other_rc = broker_poll(other, &om, 20'000'000'000); });
+    for (int i = 0; i < 2000 && !done; ++i) {
+        EXPECT_EQ(broker_interrupt(s), CQ_OK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    t.join();
+    EXPECT_EQ(rc, CQ_ECANCELED);
+    EXPECT_NE(text.find("broker_interrupt"), std::string::npos) << text;
+    // The other subscription's poll was woken but went on waiting: it gets
+    // the record published now.
+    publish(b, "i", "after");
+    o.join();
+    EXPECT_EQ(other_rc, CQ_OK);
+    EXPECT_EQ(om.offset, 0u);
+    // And s polls on as usual.
+    ASSERT_EQ(broker_poll(s, &m, 10'000'000'000), CQ_OK);
+    EXPECT_EQ(m.offset, 0u);
+    broker_unsubscribe(other);
     broker_unsubscribe(s);
     broker_close(b);
 }

@@ -93,6 +93,7 @@ TEST_F(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {
     EXPECT_EQ(broker_seek_time(s, 0), CQ_EPERM);
     cq_subscription_stats st = CQ_SUBSCRIPTION_STATS_INIT;
     EXPECT_EQ(broker_subscription_stats(s, "p", &st), CQ_EPERM);
+    EXPECT_EQ(broker_interrupt(s), CQ_EPERM);
     for (int i = 0; i < 1000; ++i) publish(b, "p", std::to_string(i));
     wait_for(seen, 1000);
     ASSERT_EQ(broker_unsubscribe(s), CQ_OK);

@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/util/queue_util.hpp"
@@ -394,6 +397,88 @@ TEST_F(Queue, WaitTimesOutAndWakes) {
     EXPECT_EQ(cq_dequeue_wait(q, buf, 8, &len, CQ_WAIT_FOREVER), CQ_OK);
     EXPECT_EQ(buf[0], 'd');
     p.join();
+}
+
+// Runs wait() on a thread and calls interrupt() until it returned (the
+// interrupt must land while the wait is in progress; one that comes before
+// it starts does not end it). Returns what wait() returned, and
+// cq_last_error() on its thread after it.
+template <typename Wait, typename Interrupt>
+std::pair<int, std::string> interrupted_wait(Wait wait, Interrupt interrupt) {
+    std::atomic<bool> done{false};
+    std::pair<int, std::string> out;
+    std::thread t([&] {
+        out.first = wait();
+        out.second = cq_last_error();
+        done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) {
+        EXPECT_EQ(interrupt(), CQ_OK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    t.join();
+    return out;
+}
+
+TEST_F(Queue, InterruptEndsWaitsInProgressAndNothingElse) {
+    cq_queue *q = create(1, 8);
+    char buf[8];
+    size_t len;
+    EXPECT_EQ(cq_interrupt(nullptr), CQ_EINVAL);
+    // Before any wait: later waits are not affected.
+    ASSERT_EQ(cq_interrupt(q), CQ_OK);
+    EXPECT_EQ(cq_dequeue_wait(q, buf, 8, &len, 5'000'000), CQ_ETIMEDOUT);
+    // A consumer waiting on an empty queue (20 s: without the interrupt,
+    // the test fails with CQ_ETIMEDOUT rather than hanging).
+    constexpr int64_t kLong = 20'000'000'000;
+    auto [rc, text] = interrupted_wait([&] { return cq_dequeue_wait(q, buf, 8, &len, kLong); },
+                                       [&] { return cq_interrupt(q); });
+    EXPECT_EQ(rc, CQ_ECANCELED);
+    EXPECT_NE(text.find("cq_interrupt"), std::string::npos) << text;
+    // A producer waiting on a full queue.
+    ASSERT_EQ(cq_enqueue(q, "a", 1), CQ_OK);
+    auto full = interrupted_wait([&] { return cq_enqueue_wait(q, "b", 1, kLong); },
+                                 [&] { return cq_interrupt(q); });
+    EXPECT_EQ(full.first, CQ_ECANCELED) << full.second;
+    // Nothing was lost or added, and the queue works on.
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    EXPECT_EQ(st.length, 1u);
+    ASSERT_EQ(cq_dequeue_wait(q, buf, 8, &len, CQ_WAIT_FOREVER), CQ_OK);
+    EXPECT_EQ(buf[0], 'a');
+    EXPECT_EQ(cq_dequeue_wait(q, buf, 8, &len, 5'000'000), CQ_ETIMEDOUT);
+}
+
+TEST_F(Queue, InterruptLeavesOtherProcessesWaiting) {
+    cq_queue *q = create(4, 8);
+    const std::string name = names_.back();
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        // The child's own handle waits; the parent's interrupts must not end it.
+        ::close(ready[0]);
+        cq_queue_options o = CQ_QUEUE_OPTIONS_INIT;
+        cq_queue *c = nullptr;
+        if (cq_open(name.c_str(), &o, &c) != CQ_OK) ::_exit(2);
+        (void)!::write(ready[1], "r", 1);
+        char b[8];
+        size_t l;
+        int r = cq_dequeue_wait(c, b, 8, &l, 10'000'000'000);
+        ::_exit(r == CQ_OK && l == 1 && b[0] == 'z' ? 0 : 1);
+    }
+    ::close(ready[1]);
+    char r;
+    ASSERT_EQ(::read(ready[0], &r, 1), 1);
+    ::close(ready[0]);
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_EQ(cq_interrupt(q), CQ_OK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(cq_enqueue(q, "z", 1), CQ_OK);
+    int st = cqtest::wait_status(pid);
+    ASSERT_TRUE(WIFEXITED(st));
+    EXPECT_EQ(WEXITSTATUS(st), 0) << "the child's wait ended without the message";
 }
 
 TEST_F(Queue, FileBackedPersistsAcrossOpens) {

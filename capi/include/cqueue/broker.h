@@ -26,8 +26,8 @@
  * Thread safety: a cq_broker may be used by any number of threads at once
  * (publishes from threads of one handle to one topic are serialised, from
  * different handles and processes they are not). A cq_subscription is used
- * by one thread at a time. broker_close must be the last call on a broker,
- * after every subscription of it was unsubscribed.
+ * by one thread at a time (broker_interrupt excepted). broker_close must be
+ * the last call on a broker, after every subscription of it was unsubscribed.
  */
 #ifndef CQUEUE_BROKER_H
 #define CQUEUE_BROKER_H
@@ -262,6 +262,17 @@ CQ_API int broker_seek(cq_subscription *s, const char *topic, uint64_t offset);
 
 /** Move every cursor to the first record with timestamp >= timestamp_ns. */
 CQ_API int broker_seek_time(cq_subscription *s, int64_t timestamp_ns);
+
+/**
+ * End a broker_poll / broker_poll_batch on s in progress when it is called:
+ * it returns CQ_ECANCELED promptly (or the records it found at that moment).
+ * Later polls are not affected. The one call that may be made on s while
+ * another thread uses it (e.g. to end a long poll before unsubscribing).
+ * Other pollers of the directory, in any process, wake and wait again.
+ * Returns CQ_OK, CQ_EINVAL (NULL), CQ_EPERM (a push subscription:
+ * broker_unsubscribe ends its polling by itself).
+ */
+CQ_API int broker_interrupt(cq_subscription *s);
 
 /** Persist pending acks, free the subscription. NULL is fine (CQ_OK). */
 CQ_API int broker_unsubscribe(cq_subscription *s);

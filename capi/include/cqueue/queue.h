@@ -108,10 +108,8 @@ CQ_API int cq_open(const char *name, const cq_queue_options *opts, cq_queue **ou
 /**
  * Detach and free the handle; the queue itself stays. NULL is fine (CQ_OK).
  * Must be the last call on q: no call on q may be in progress in another
- * thread or follow it. A thread blocked in cq_enqueue_wait / cq_dequeue_wait
- * on q cannot be woken early; give such waits a finite timeout and let them
- * return before closing (the Go, Java and Python bindings wait in slices for
- * this reason).
+ * thread or follow it: end waits in progress with cq_interrupt and let them
+ * return before closing.
  */
 CQ_API int cq_close(cq_queue *q);
 
@@ -142,6 +140,18 @@ CQ_API int cq_enqueue_wait(cq_queue *q, const void *data, size_t len, int64_t ti
 
 /** cq_dequeue, waiting up to timeout_ns while the queue is empty. CQ_ETIMEDOUT. */
 CQ_API int cq_dequeue_wait(cq_queue *q, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+
+/**
+ * End every cq_enqueue_wait and cq_dequeue_wait on q that is in progress in
+ * this process when it is called: each returns CQ_ECANCELED promptly (one
+ * that could complete at that moment may complete instead). Waits that start
+ * afterwards are not affected. Waiters of other processes on the same queue
+ * wake, find nothing changed and wait again. For ending a wait early: a
+ * context cancelled, a thread to be stopped, a handle about to be closed
+ * (once the waits returned). Returns CQ_OK or CQ_EINVAL. Thread-safe; q may
+ * be in use by other threads.
+ */
+CQ_API int cq_interrupt(cq_queue *q);
 
 /**
  * Enqueue up to count messages, in order, linking them with one tail CAS.
