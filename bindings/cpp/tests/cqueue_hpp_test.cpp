@@ -127,6 +127,38 @@ TEST(Queue, WaitTimesOut) {
     }
 }
 
+// Runs wait() on a thread, calling interrupt() until it returned; the error code
+// it threw (0 if none).
+template <class W, class I>
+int interrupted(W wait, I interrupt) {
+    std::atomic<bool> done{false};
+    int code = 0;
+    std::thread t([&] {
+        try {
+            wait();
+        } catch (const cqueue::Error &e) {
+            code = e.code();
+        }
+        done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) {
+        interrupt();
+        std::this_thread::sleep_for(5ms);
+    }
+    t.join();
+    return code;
+}
+
+TEST(Queue, InterruptEndsAWaitInAnotherThread) {
+    Named n("intr");
+    cqueue::Queue q(n.name, cqueue::QueueOptions{}.create().capacity(1).max_message_size(8));
+    // 20 s: without the interrupt, CQ_ETIMEDOUT instead of a hang.
+    EXPECT_EQ(interrupted([&] { q.dequeue_wait(20s); }, [&] { q.interrupt(); }), CQ_ECANCELED);
+    q.enqueue("x");
+    EXPECT_EQ(interrupted([&] { q.enqueue_wait("y", 20s); }, [&] { q.interrupt(); }), CQ_ECANCELED);
+    EXPECT_EQ(q.dequeue_wait(5s).size(), 1u);  // later waits are not affected
+}
+
 TEST(Queue, MoveTransfersOwnershipAndBatchWorks) {
     Named n("move");
     cqueue::Queue a(n.name, cqueue::QueueOptions{}.create().capacity(8).max_message_size(8));
@@ -592,6 +624,17 @@ TEST(Broker, PushBatchHandlerThatThrowsIsCountedAndDeliveryGoesOn) {
     } catch (const cqueue::Error &e) {
         EXPECT_EQ(e.code(), CQ_EPERM);
     }
+}
+
+TEST(Broker, InterruptEndsAPollInAnotherThread) {
+    TempDir d;
+    cqueue::Broker b(d.path);
+    auto sub = b.subscribe(cqueue::SubscribeOptions("quiet"));
+    EXPECT_EQ(interrupted([&] { (void)sub.poll(20s); }, [&] { sub.interrupt(); }), CQ_ECANCELED);
+    b.publish("quiet", "x");
+    auto m = sub.poll(5s);  // later polls are not affected
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->text(), "x");
 }
 
 TEST(Misc, VersionMatchesHeaders) {

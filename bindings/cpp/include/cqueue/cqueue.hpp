@@ -332,6 +332,12 @@ class Queue {
         detail::check(::cq_recover(q_, &n));
         return n;
     }
+    /**
+     * End the enqueue_wait / dequeue_wait calls on this handle in progress in other
+     * threads: they throw Error(CQ_ECANCELED) (the try_ forms return it). Later waits
+     * are not affected. Thread-safe.
+     */
+    void interrupt() { detail::check(::cq_interrupt(q_)); }
 
   private:
     explicit Queue(cq_queue *q) noexcept : q_(q) {
@@ -783,6 +789,13 @@ class Subscription {
     void seek_all(uint64_t offset) { detail::check(::broker_seek(s_, nullptr, offset)); }
     /** Move every cursor to the first record with timestamp >= realtime_ns. */
     void seek_time(int64_t realtime_ns) { detail::check(::broker_seek_time(s_, realtime_ns)); }
+
+    /**
+     * End a poll on this subscription in progress in another thread: it throws
+     * Error(CQ_ECANCELED) (try_poll returns it). The one member another thread may call
+     * while the subscription is in use.
+     */
+    void interrupt() { detail::check(::broker_interrupt(s_)); }
 
     /** Counters for one topic (CQ_ENOENT if the subscription has no such topic). */
     SubscriptionStats stats(const std::string &topic) const {

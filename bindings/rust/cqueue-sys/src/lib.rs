@@ -322,6 +322,7 @@ extern "C" {
     pub fn cq_dequeue_batch(q: *mut cq_queue, bufs: *mut cq_rbuf, count: usize) -> c_int;
     pub fn cq_stats(q: *mut cq_queue, out: *mut cq_queue_stats) -> c_int;
     pub fn cq_recover(q: *mut cq_queue, reclaimed: *mut u64) -> c_int;
+    pub fn cq_interrupt(q: *mut cq_queue) -> c_int;
 
     pub fn cq_pool_options_init(opts: *mut cq_pool_options);
     pub fn pool_create(opts: *const cq_pool_options, out: *mut *mut cq_pool) -> c_int;
@@ -386,6 +387,7 @@ extern "C" {
     pub fn broker_ack(s: *mut cq_subscription, topic: *const c_char, offset: u64) -> c_int;
     pub fn broker_seek(s: *mut cq_subscription, topic: *const c_char, offset: u64) -> c_int;
     pub fn broker_seek_time(s: *mut cq_subscription, timestamp_ns: i64) -> c_int;
+    pub fn broker_interrupt(s: *mut cq_subscription) -> c_int;
     pub fn broker_unsubscribe(s: *mut cq_subscription) -> c_int;
     pub fn broker_subscribe_push(
         b: *mut cq_broker,

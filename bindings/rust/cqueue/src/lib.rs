@@ -341,6 +341,13 @@ impl Queue {
         Ok(n)
     }
 
+    /// End the `enqueue_wait` / `dequeue_wait` calls on this queue in progress in
+    /// other threads: they return `code::CANCELED`. Later waits are not affected.
+    pub fn interrupt(&self) -> Result<()> {
+        // SAFETY: valid handle; cq_interrupt is thread-safe.
+        check(unsafe { sys::cq_interrupt(self.as_raw()) }).map(|_| ())
+    }
+
     /// Close now, reporting the result (drop ignores it).
     pub fn close(self) -> Result<()> {
         let raw = self.raw.as_ptr();

@@ -95,6 +95,34 @@ fn errors_carry_codes() {
 }
 
 #[test]
+fn interrupt_ends_a_wait_in_another_thread() {
+    let n = Unlink(name("intr"));
+    let q = small(&n.0, 1, 8);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let err = thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            // 20 s: without the interrupt, a timeout error instead of a hang.
+            let r = q.dequeue_wait(Some(Duration::from_secs(20)));
+            done.store(true, Ordering::Release);
+            r
+        });
+        // Interrupt until the wait ended (one before it started does not end it).
+        for _ in 0..2000 {
+            if done.load(Ordering::Acquire) {
+                break;
+            }
+            q.interrupt().unwrap();
+            thread::sleep(Duration::from_millis(5));
+        }
+        waiter.join().unwrap().unwrap_err()
+    });
+    assert_eq!(err.code(), code::CANCELED, "{err}");
+    // Later waits are not affected.
+    q.enqueue(b"x").unwrap();
+    assert_eq!(q.dequeue_wait(Some(Duration::from_secs(5))).unwrap(), b"x");
+}
+
+#[test]
 fn waits_time_out() {
     let n = Unlink(name("wait"));
     let q = small(&n.0, 1, 8);
