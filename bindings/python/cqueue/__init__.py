@@ -214,7 +214,30 @@ def unlink(name):
     _check(_s.cqb_queue_unlink(name))
 
 
-class Queue:
+class _Closable:
+    """What every handle class shares: `with` closes it, `closed` says whether it is, and
+    a handle collected without close() is freed by the class's _collect()."""
+
+    @property
+    def closed(self):
+        return self._g._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        g = getattr(self, "_g", None)
+        try:
+            if g is not None and g.close():
+                self._collect()
+        except Error:  # a queue still pinned by a pool being collected too: it frees itself
+            pass
+
+
+class Queue(_Closable):
     """A named shared-memory queue (a POSIX shm name, or a path containing '/')."""
 
     def __init__(self, name, create=False, exclusive=False, capacity=0, max_message_size=0,
@@ -288,23 +311,8 @@ class Queue:
             self._g.drain()
             _check(_s.cqb_queue_close(self._h))
 
-    def __del__(self):
-        g = getattr(self, "_g", None)
-        try:
-            if g is not None and g.close():
-                _s.cqb_queue_close(self._h)
-        except Exception:  # still pinned by a pool being collected too: it frees itself
-            pass
-
-    @property
-    def closed(self):
-        return self._g._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _collect(self):
+        _s.cqb_queue_close(self._h)
 
     def __repr__(self):
         return f"<cqueue.Queue {self.name!r} {'closed' if self.closed else 'open'}>"
@@ -320,7 +328,7 @@ def _shutdown_pools():
         p.close(cancel=True)
 
 
-class Pool:
+class Pool(_Closable):
     """A worker pool running Python callables; submit() returns a Future.
 
     Each worker keeps one Python thread state for its life (cheap callbacks);
@@ -424,17 +432,9 @@ class Pool:
             self._attached[0]._g.unpin()
             self._attached = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        g = getattr(self, "_g", None)
-        if g is not None and g.close():
-            _s.cqb_pool_destroy(self._h)
-            self._release_queue()
+    def _collect(self):
+        _s.cqb_pool_destroy(self._h)
+        self._release_queue()
 
 
 # ---- broker ----------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ _FSYNC = {"none": _s.FSYNC_NONE, "interval": _s.FSYNC_INTERVAL, "group": _s.FSYN
 _OVERFLOW = {"block": _s.OVERFLOW_BLOCK, "fail": _s.OVERFLOW_FAIL, "drop": _s.OVERFLOW_DROP}
 
 
-class Broker:
+class Broker(_Closable):
     """A broker directory: durable publish/subscribe over memory-mapped logs.
 
     May be shared by threads. close() (or leaving the with block) first closes every
@@ -647,28 +647,16 @@ class Broker:
             raise failed
         _check(rc)
 
-    @property
-    def closed(self):
-        return self._g._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        g = getattr(self, "_g", None)
-        if g is not None and g.close():
-            # Subscriptions hold a reference to their broker (open push subscriptions are
-            # held by _live_push): none is left alive here.
-            _s.cqb_broker_close(self._h)
+    def _collect(self):
+        # Subscriptions hold a reference to their broker (open push subscriptions are
+        # held by _live_push): none is left alive here.
+        _s.cqb_broker_close(self._h)
 
     def __repr__(self):
         return f"<cqueue.Broker {self.directory!r} {'closed' if self.closed else 'open'}>"
 
 
-class Subscription:
+class Subscription(_Closable):
     """A subscription of a Broker. Iterating blocks for the next record (`for msg in sub`);
     sub.iter(timeout=...) stops when nothing came within timeout. Polls release the GIL.
     One thread polls at a time (a lock serialises them, as the C API requires)."""
@@ -748,23 +736,11 @@ class Subscription:
             self._g.drain()
             _check(_s.cqb_sub_close(self._h))
 
-    @property
-    def closed(self):
-        return self._g._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        g = getattr(self, "_g", None)
-        if g is not None and g.close():
-            _s.cqb_sub_close(self._h)
+    def _collect(self):
+        _s.cqb_sub_close(self._h)
 
 
-class PushSubscription:
+class PushSubscription(_Closable):
     """Records of a Broker pushed to a handler on a Pool's workers (Broker.subscribe_push).
 
     While open it keeps delivering, and keeps its broker, pool and handler alive, even when
@@ -831,12 +807,6 @@ class PushSubscription:
     @property
     def closed(self):
         return self._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return (f"<cqueue.PushSubscription {'closed' if self._closed else 'open'}, "
