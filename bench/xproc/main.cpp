@@ -266,9 +266,11 @@ int run(const Options &opt, int argc, char **argv) {
                     if (tr.ok) {
                         const bool disturbed = tr.others > kMaxOthers;
                         c.add(tr.msgs_per_s, disturbed);
-                        std::printf("%12.0f msgs/s  %.3f s  others %4.1f %%  line %4.0f ns%s\n",
-                                    tr.msgs_per_s, tr.seconds, 100 * tr.others, floor_ns,
-                                    disturbed ? "  DISTURBED" : "");
+                        std::printf(
+                            "%12.0f msgs/s  %.3f s  others %4.1f %%  line %4.0f ns  "
+                            "stalls/msg full %.2f empty %.2f%s\n",
+                            tr.msgs_per_s, tr.seconds, 100 * tr.others, floor_ns, tr.full_per_msg,
+                            tr.empty_per_msg, disturbed ? "  DISTURBED" : "");
                     } else {
                         c.err = tr.err;
                         std::printf("FAILED: %s\n", tr.err.c_str());

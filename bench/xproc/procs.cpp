@@ -18,11 +18,13 @@
 namespace cqb {
 
 int Backoff::rounds = 8;
+uint64_t Backoff::stalls = 0;
 
 void Backoff::pause() {
     // Failed polls read the queue's shared lines and slow the peer that is
     // about to make progress, so wait longer each time (1, 2, 4, ... pauses),
     // then give the CPU away.
+    ++stalls;
     if (fails_ < rounds) {
         for (int i = 0; i < (1 << fails_); ++i) cpu_relax();
         ++fails_;

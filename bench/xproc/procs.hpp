@@ -30,6 +30,10 @@ class Backoff {
   public:
     // Exponential pause rounds before sched_yield (--backoff-rounds).
     static int rounds;
+    // Pauses taken in this process, all Backoff objects together (each
+    // producer and consumer is its own process): how often the channel was
+    // found full or empty, i.e. whether the run streamed or ping-ponged.
+    static uint64_t stalls;
     void reset() { fails_ = 0; }
     void pause();
 

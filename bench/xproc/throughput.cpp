@@ -23,6 +23,7 @@ uint64_t encode(int producer, uint64_t seq) {
 struct alignas(64) ProcResult {
     uint64_t start_ns = 0, end_ns = 0;
     uint64_t msgs = 0, seq_sum = 0, out_of_order = 0;
+    uint64_t stalls = 0;  // Backoff pauses: channel found full (producer) or empty
     char err[160] = {};
 };
 
@@ -64,6 +65,7 @@ int produce(Transport &t, const Spec &spec, int id, uint64_t count, ProcResult &
     std::memcpy(bufs[0], &stop, sizeof stop);
     if (!ep->send(bufs[0], spec.msg_size)) return set_err(res, ep->error()), 1;
     res.end_ns = now_ns();
+    res.stalls = Backoff::stalls;
     return 0;
 }
 
@@ -113,6 +115,7 @@ int consume(Transport &t, const Spec &spec, int producers, Control &ctl, ProcRes
         }
     }
     res.end_ns = now_ns();
+    res.stalls = Backoff::stalls;
     return 0;
 }
 
@@ -150,12 +153,15 @@ ThroughputRun run_throughput(Transport &t, const Spec &spec, int producers, int 
     t.destroy();
 
     uint64_t first = ~0ull, last = 0, msgs = 0, sum = 0, disorder = 0;
+    uint64_t full = 0, empty = 0;
     for (int i = 0; i < producers + consumers; ++i) {
         const ProcResult &r = ctl->proc[i];
         if (r.err[0]) err += std::string(r.err) + "; ";
         if (i < producers) {
             first = std::min(first, r.start_ns);
+            full += r.stalls;
         } else {
+            empty += r.stalls;
             last = std::max(last, r.end_ns);
             msgs += r.msgs;
             sum += r.seq_sum;
@@ -180,6 +186,8 @@ ThroughputRun run_throughput(Transport &t, const Spec &spec, int producers, int 
     run.ok = true;
     run.seconds = static_cast<double>(last - first) / 1e9;
     run.msgs_per_s = static_cast<double>(msgs) / run.seconds;
+    run.full_per_msg = static_cast<double>(full) / static_cast<double>(msgs);
+    run.empty_per_msg = static_cast<double>(empty) / static_cast<double>(msgs);
     return run;
 }
 

@@ -14,6 +14,10 @@ struct ThroughputRun {
     double msgs_per_s = 0;
     double seconds = 0;
     double others = 0;  // share of the CPUs other processes took (Interference)
+    // Polling transports: backoff pauses per message because the channel was
+    // full (producers) or empty (consumers). Mostly-empty means the consumer
+    // waits on every message (lines ping-pong); mostly-full means it streams.
+    double full_per_msg = 0, empty_per_msg = 0;
     std::string err;
 };
 
