@@ -67,7 +67,7 @@ inline void push_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t firs
     uint64_t top = top_word.load(std::memory_order_relaxed);
     for (;;) {
         a.node(last)->free_next.store(idx_of(top), std::memory_order_relaxed);
-        // release: the node's fields (free_next, refs reset) are visible to
+        // release: the node's fields (free_next, done reset) are visible to
         // the popper that acquires this top. seq_cst (free on x86): the
         // store half of the store-load pair with a sleeping producer.
         if (top_word.compare_exchange_weak(top, bump(top, first), std::memory_order_seq_cst,

@@ -1,4 +1,4 @@
-// The shared-memory layout of a queue region, version 1 (docs/queue-region.md).
+// The shared-memory layout of a queue region, version 2 (docs/queue-region.md).
 //
 //   [RegionHeader, 4096 bytes][Lane x lane_count, 64 bytes each][Node x node_count]
 //
@@ -21,7 +21,7 @@ static_assert(Atomic32::is_always_lock_free && Atomic64::is_always_lock_free);
 static_assert(sizeof(Atomic32) == 4 && sizeof(Atomic64) == 8);
 
 inline constexpr uint64_t kMagic = 0x3130455545555143ull;  // "CQUEUE01" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr uint32_t kNil = 0xFFFFFFFFu;
 inline constexpr uint32_t kReady = 0x59444552u;  // "REDY": set last by the creator
 inline constexpr uint32_t kDefaultLanes = 512;
@@ -112,21 +112,26 @@ struct alignas(64) Lane {
     Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
     Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
     uint32_t reserved0;
-    Atomic64 tail_seen;  // a list position tail has reached (holder's hint; tail never goes back)
+    uint64_t reserved1;  // version 1: tail_seen
     uint64_t reserved;
 };
 
 // ---- node ------------------------------------------------------------------------
-// refs counts the two events after which a node that was a message may be
-// reused: its data was copied out by the consumer that claimed it, and it was
-// unlinked as the dummy by the next dequeue. Whoever makes it 2 frees it.
+// A node that was linked may be reused once three parties are done with it,
+// each of which sets its bit in `done` as its last access to the node; the
+// one that completes the set frees it (ms_queue::release):
+inline constexpr uint32_t kCopied = 1;    // its consumer copied the message out
+inline constexpr uint32_t kUnlinked = 2;  // a dequeue moved head past it
+inline constexpr uint32_t kTailPast = 4;  // a tail CAS moved tail past it
+inline constexpr uint32_t kDoneAll = kCopied | kUnlinked | kTailPast;
+
 struct NodeHeader {
     Atomic64 next;       // M&S next (tagged)
     Atomic32 free_next;  // Treiber link (index only: the top carries the tag)
     Atomic32 len;        // message length in bytes
-    Atomic32 refs;       // 0..2, see above
+    Atomic32 done;       // kCopied | kUnlinked | kTailPast, 0 while free
     uint32_t reserved0;
-    Atomic64 pos;  // position in the list: that of the node it was linked after + 1
+    uint64_t reserved1;  // version 1: the list position
 };
 
 static_assert(sizeof(RegionHeader) == 4096);

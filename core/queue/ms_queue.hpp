@@ -2,13 +2,22 @@
 // arena, with counted ("tagged") links so that no pointer lives in shared
 // memory. Labels E5..E17 and D2..D13 refer to the paper's pseudocode.
 //
-// Two departures from the paper, both for shared memory:
+// Three departures from the paper, all for shared memory:
 //  - Claim, then copy. The paper copies the value out of head->next before
 //    the head CAS (D11) and frees the old dummy at once. Messages here are up
 //    to megabytes, and copying a node that another consumer may recycle is a
-//    data race; instead the CAS claims the message, the consumer copies it
-//    afterwards, and the node is freed only when both its consumer has
-//    released it and the next dequeue has unlinked it (NodeHeader::refs).
+//    data race; instead the CAS claims the message and the consumer copies
+//    it afterwards.
+//  - Dequeues never read tail. The paper reads tail on every dequeue (D3,
+//    D6, D10) so that head never passes tail: tail must not name a node that
+//    is freed. Tail is a line every producer writes, and reading it on every
+//    message cost a consumer that keeps up with its producer more than half
+//    its throughput (2.2x in 1P1C, bench/RESULTS.md). Instead a node is freed
+//    only after a tail CAS moved tail past it, so head may pass a lagging
+//    tail: every node from tail onwards stays allocated, and a producer that
+//    finds tail lagging helps it forward through them as in the paper. So a
+//    node is reused only when three things happened (NodeHeader::done): its
+//    consumer copied it, a dequeue unlinked it, a tail CAS passed it.
 //  - Chains. A producer links a pre-built chain of nodes with one CAS on the
 //    last node's next (E9), and a consumer claims a run of messages with one
 //    CAS on head (D13); the paper's tail-helping step handles both.
@@ -37,10 +46,32 @@ inline uint64_t help_limit(const Arena &a) {
     return uint64_t{a.count} + 65536;
 }
 
+// Marks `bits` done on node n (see NodeHeader::done). Returns true if that
+// completed the set: the node is free and the caller must put it on a free
+// stack. Each bit has one owner per life of the node, which sets it after
+// its last access; acquire/acq_rel make those accesses happen-before the
+// free and any reuse.
+inline bool release(const Arena &a, uint32_t n, uint32_t bits) {
+    auto &done = a.node(n)->done;
+    // Seeing every other bit set means the others are finished and nobody
+    // else will write `done`: skip the locked RMW (the common case, when the
+    // last party comes well after the others).
+    if ((done.load(std::memory_order_acquire) | bits) == layout::kDoneAll ||
+        (done.fetch_or(bits, std::memory_order_acq_rel) | bits) == layout::kDoneAll) {
+        done.store(0, std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
 // Appends the chain first..last, whose next links are already set (last's to
-// kNil). Returns false if the list is damaged (index out of range, or more
-// tail-helping steps than there are nodes, as a planted cycle would cause).
-inline bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t count) {
+// kNil). passed(n) is called for every node tail moved past because of this
+// call (the node it helped tail off, or the old tail and the chain up to
+// last), after the move; it must release kTailPast. Returns false if the
+// list is damaged (index out of range, or more tail-helping steps than there
+// are nodes, as a planted cycle would cause).
+template <typename Passed>
+bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t count, Passed passed) {
     auto &tail_word = a.hdr->tail;
     uint64_t helps = 0;
     uint64_t t;
@@ -51,17 +82,6 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t c
         uint64_t next = next_word.load(std::memory_order_acquire);     // E6
         if (t != tail_word.load(std::memory_order_acquire)) continue;  // E7
         if (idx_of(next) == kNil) {                                    // E8
-            // Number the chain after the node we link to. If that node is
-            // stale the CAS below fails and we number again; positions of
-            // linked nodes never change (claim() relies on it).
-            uint64_t pos = a.node(idx_of(t))->pos.load(std::memory_order_relaxed);
-            for (uint32_t c = first, k = 0; k < count; ++k) {
-                // Our chain is private, but in a damaged region one of its
-                // nodes may also sit on a list someone else rewires.
-                if (!a.valid(c)) return false;
-                a.node(c)->pos.store(++pos, std::memory_order_relaxed);
-                c = idx_of(a.node(c)->next.load(std::memory_order_relaxed));
-            }
             // E9. release: the chain's data, lengths and inner links are
             // visible to a consumer that acquires this link. seq_cst (free
             // on x86): it is the store half of the store-load pair with a
@@ -72,14 +92,30 @@ inline bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t c
                 break;
         } else {
             if (!a.valid(idx_of(next)) || ++helps > help_limit(a)) return false;
-            // E13: tail is lagging; help swing it one node forward.
-            tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
-                                              std::memory_order_relaxed);
+            // E13: tail is lagging; help swing it one node forward. Success
+            // proves tail was still t, so t was not freed and `next` is its
+            // link of this life.
+            if (tail_word.compare_exchange_strong(
+                    t, bump(t, idx_of(next)), std::memory_order_acq_rel, std::memory_order_relaxed))
+                passed(idx_of(t));
         }
     }
-    // E17: swing tail to the end of our chain; failure means someone helped.
-    tail_word.compare_exchange_strong(t, bump(t, last), std::memory_order_release,
-                                      std::memory_order_relaxed);
+    // E17: swing tail to the end of our chain; failure means someone helped
+    // (and owns the kTailPast of what it passed). On success, tail passed t
+    // and our chain up to last; none of them can be freed before passed()
+    // releases it, so their links are still ours to follow (read first).
+    if (tail_word.compare_exchange_strong(t, bump(t, last), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
+        passed(idx_of(t));
+        uint32_t c = first;
+        for (uint32_t k = 1; k < count; ++k) {
+            const uint32_t nx = idx_of(a.node(c)->next.load(std::memory_order_relaxed));
+            passed(c);
+            // Only a damaged region rewires a chain node under us.
+            if (!a.valid(nx)) return false;
+            c = nx;
+        }
+    }
     return true;
 }
 
@@ -90,29 +126,12 @@ inline void set_next(const Arena &a, uint32_t n, uint32_t target) {
     w.store(bump(w.load(std::memory_order_relaxed), target), std::memory_order_relaxed);
 }
 
-// Releases one of the two references of a node (see NodeHeader::refs).
-// Returns true if this was the second: the node is free and the caller must
-// put it on a free stack.
-inline bool release(const Arena &a, uint32_t n) {
-    auto &refs = a.node(n)->refs;
-    // Only two parties ever release a node, so seeing 1 means the other one
-    // is done and nobody else will write refs: skip the locked RMW (the
-    // common case when the unlinking dequeue comes well after the copy).
-    // acquire/acq_rel: the other party's accesses to the node (its copy of
-    // the data, or its read of next) happen-before the free and any reuse.
-    if (refs.load(std::memory_order_acquire) == 1 ||
-        refs.fetch_add(1, std::memory_order_acq_rel) == 1) {
-        refs.store(0, std::memory_order_relaxed);
-        return true;
-    }
-    return false;
-}
-
 enum class Claim { ok, empty, too_big, corrupt };
 
 // What a successful claim hands to the caller: the old dummy (to release as
 // unlinked), and the claimed message nodes in order. The last claimed node
-// is the new dummy (release it once copied); earlier ones are wholly ours.
+// is the new dummy (release it once copied); earlier ones are both copied
+// and unlinked by the caller.
 struct Claimed {
     uint32_t old_dummy;
     uint32_t count;
@@ -124,56 +143,22 @@ struct Claimed {
 // not fit, returns too_big with *first_len set and nothing claimed.
 template <typename Fits>
 Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out,
-            uint32_t *first_len, layout::Atomic64 &tail_seen) {
+            uint32_t *first_len) {
     auto &head_word = a.hdr->head;
-    auto &tail_word = a.hdr->tail;
-    uint64_t helps = 0;
     for (;;) {
         uint64_t h = head_word.load(std::memory_order_acquire);  // D2
         if (!a.valid(idx_of(h))) return Claim::corrupt;
         uint64_t next = a.node(idx_of(h))->next.load(std::memory_order_acquire);  // D4
         if (h != head_word.load(std::memory_order_acquire)) continue;             // D5
         if (idx_of(next) == kNil) return Claim::empty;  // D7-D8: h is the last node
-        if (!a.valid(idx_of(next))) return Claim::corrupt;
-        // Head must never pass tail (tail would then name a node that can be
-        // freed). The paper reads tail on every dequeue (D3, D6); instead we
-        // keep `bound`, a list position tail is known to have reached, and
-        // read tail (a line every producer writes) only when h is not below
-        // it. Tail only moves forward, so a bound stays true for ever.
-        uint64_t bound = tail_seen.load(std::memory_order_relaxed);
-        uint32_t tail_idx = kNil;
-        const uint64_t hpos = a.node(idx_of(h))->pos.load(std::memory_order_relaxed);
-        if (hpos >= bound) {
-            uint64_t t = tail_word.load(std::memory_order_acquire);  // D3
-            // D5 again: the paper reads tail before its head check, so that
-            // (head, next, tail) is one snapshot taken while h was head. We
-            // read tail later and must re-check: otherwise h may have been
-            // dequeued, freed and re-linked in between, and a tail naming
-            // its index would make D10 swing tail to a stale `next`.
-            if (h != head_word.load(std::memory_order_acquire)) continue;
-            if (!a.valid(idx_of(t))) return Claim::corrupt;
-            if (idx_of(h) == idx_of(t)) {  // D6
-                // More helping steps than nodes: the list loops back on itself.
-                if (++helps > help_limit(a)) return Claim::corrupt;
-                // D10: tail is lagging behind a linked node; help it.
-                tail_word.compare_exchange_strong(
-                    t, bump(t, idx_of(next)), std::memory_order_release, std::memory_order_relaxed);
-                continue;
-            }
-            // Tail was read after head, and tail is never behind head: while
-            // head is still h, tail is past it. Its position is trustworthy
-            // if tail did not move while we read it.
-            tail_idx = idx_of(t);
-            uint64_t tpos = a.node(tail_idx)->pos.load(std::memory_order_relaxed);
-            if (t == tail_word.load(std::memory_order_acquire) && tpos > hpos) {
-                bound = tpos;
-                tail_seen.store(tpos, std::memory_order_relaxed);
-            } else {
-                bound = hpos + 1;
-            }
-        }
-        // Walk the run to claim: nodes up to position `bound` (or up to the
-        // tail node just read) are linked, and not free while head is h.
+        // No node ever links to itself, not even for a moment; a damaged
+        // region that does would hand out the same message for ever. (Longer
+        // cycles are found by enqueues, whose tail helping is bounded, and
+        // by recovery's scan.)
+        if (idx_of(next) == idx_of(h)) return Claim::corrupt;
+        // Walk the run to claim. While head is h, every node linked after
+        // it stays allocated (none has been unlinked); if head moves under
+        // us we may read recycled nodes, but then the CAS below fails.
         uint32_t cur = idx_of(next);
         uint32_t n = 0;
         bool stale = false;
@@ -194,11 +179,10 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
                 break;
             }
             ids[n++] = cur;
-            if (n == max || cur == tail_idx ||
-                a.node(cur)->pos.load(std::memory_order_relaxed) >= bound)
-                break;
+            if (n == max) break;
             uint64_t nn = a.node(cur)->next.load(std::memory_order_acquire);
             if (idx_of(nn) == kNil) break;
+            if (idx_of(nn) == cur) return Claim::corrupt;
             cur = idx_of(nn);
         }
         if (stale) continue;

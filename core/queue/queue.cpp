@@ -223,7 +223,11 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
         cur = nxt;
     }
-    if (!ms_queue::link_chain(arena_, first, last, got))
+    // Nodes tail moved past may be complete now (their consumer was quick).
+    auto passed = [&](uint32_t n) {
+        if (ms_queue::release(arena_, n, kTailPast)) free_chain(lane, n, n, 1);
+    };
+    if (!ms_queue::link_chain(arena_, first, last, got, passed))
         return mark_corrupt("queue list is damaged (index out of range or a cycle)");
     lane->enqueued.store(lane->enqueued.load(std::memory_order_relaxed) + got,
                          std::memory_order_relaxed);
@@ -240,7 +244,7 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         ms_queue::Claimed c{};
         uint32_t first_len = 0;
         auto fits = [b](uint32_t i, uint32_t len) { return len <= b[i].cap; };
-        switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len, lane->tail_seen)) {
+        switch (ms_queue::claim(arena_, want, ids, fits, &c, &first_len)) {
             case ms_queue::Claim::empty:
                 return *done ? Errc::ok : fail_static(Errc::empty, "queue is empty");
             case ms_queue::Claim::too_big:
@@ -263,17 +267,23 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
             if (len) std::memcpy(b[j].data, arena_.data(ids[j]), len);
             b[j].len = len;
         }
-        // The old dummy we unlinked; the new dummy once its data is copied.
-        // Nodes in between were both claimed and unlinked by us: free them
-        // in one push.
-        if (ms_queue::release(arena_, c.old_dummy)) free_chain(lane, c.old_dummy, c.old_dummy, 1);
-        if (c.count > 1) {
-            for (uint32_t j = 0; j + 2 < c.count; ++j)
-                arena_.node(ids[j])->free_next.store(ids[j + 1], std::memory_order_relaxed);
-            free_chain(lane, ids[0], ids[c.count - 2], c.count - 1);
-        }
-        if (ms_queue::release(arena_, ids[c.count - 1]))
-            free_chain(lane, ids[c.count - 1], ids[c.count - 1], 1);
+        // Done with: the old dummy (we unlinked it), the new dummy (copied),
+        // and the nodes in between (both). Those that tail has passed too
+        // are free: push them in one go.
+        uint32_t first = kNil, last = kNil, freed = 0;
+        auto collect = [&](uint32_t n, uint32_t bits) {
+            if (!ms_queue::release(arena_, n, bits)) return;
+            if (first == kNil)
+                first = n;
+            else
+                arena_.node(last)->free_next.store(n, std::memory_order_relaxed);
+            last = n;
+            ++freed;
+        };
+        collect(c.old_dummy, kUnlinked);
+        for (uint32_t j = 0; j + 1 < c.count; ++j) collect(ids[j], kCopied | kUnlinked);
+        collect(ids[c.count - 1], kCopied);
+        if (freed) free_chain(lane, first, last, freed);
         lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
                              std::memory_order_relaxed);
         *done += c.count;

@@ -45,7 +45,8 @@ struct QueueStats {
 struct Audit {
     uint64_t queued = 0;   // messages on the list
     uint64_t free = 0;     // nodes on the free list
-    uint64_t orphans = 0;  // nodes on neither (held by the dead)
+    uint64_t held = 0;     // off the list behind head, kept while tail lags behind them
+    uint64_t orphans = 0;  // nodes on none of these (held by the dead)
 };
 
 class Queue {

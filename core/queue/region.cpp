@@ -51,7 +51,7 @@ void initialise(char *base, const RegionParams &p, const Geometry &g) {
     h->created_ns = realtime_ns();
     std::memset(h->reserved0, 0, sizeof h->reserved0);
 
-    // Node 0 is the M&S dummy; its data counts as already read (refs = 1).
+    // Node 0 is the M&S dummy (and tail); it carries no message to copy.
     // Nodes 1..capacity form the free list in index order.
     const uint32_t n = h->node_count;
     for (uint32_t i = 0; i < n; ++i) {
@@ -59,7 +59,7 @@ void initialise(char *base, const RegionParams &p, const Geometry &g) {
         node->next.store(tagged(kNil, 0), std::memory_order_relaxed);
         node->free_next.store(i + 1 < n ? i + 1 : kNil, std::memory_order_relaxed);
         node->len.store(0, std::memory_order_relaxed);
-        node->refs.store(i == 0 ? 1 : 0, std::memory_order_relaxed);
+        node->done.store(i == 0 ? kCopied : 0, std::memory_order_relaxed);
     }
     auto *lanes = reinterpret_cast<Lane *>(base + g.lanes_offset);
     for (uint32_t i = 0; i < p.lane_count; ++i)

@@ -154,7 +154,7 @@ TEST_F(Corrupt, TruncatedAndGrownFiles) {
 
 TEST_F(Corrupt, WrongVersionAndStructSizesEvenWithAValidChecksum) {
     std::string b = good_;
-    put<uint32_t>(b, offsetof(L::RegionHeader, layout_version), 2);
+    put<uint32_t>(b, offsetof(L::RegionHeader, layout_version), L::kLayoutVersion + 1);
     reseal(b);
     spit(path_, b);
     cq_queue *q;
@@ -407,6 +407,121 @@ TEST(Creation, ManyProcessesRaceToCreateOneQueue) {
     EXPECT_EQ(seen, 0xFF);  // all eight enqueued into the one queue
     cq_close(q);
     cq_unlink(name.c_str());
+}
+
+// Not damage: states a process killed at the wrong moment leaves behind,
+// built byte by byte in the region file (the fixture's queue: dummy -> "one"
+// -> "two" -> "three", capacity 8), and what recovery makes of them.
+class DeadMidOperation : public Corrupt {
+  protected:
+    uint32_t next_of(const std::string &b, uint32_t n) const {
+        return L::idx_of(get<uint64_t>(b, node_off(n) + offsetof(L::NodeHeader, next)));
+    }
+    uint32_t done_of(const std::string &b, uint32_t n) const {
+        return get<uint32_t>(b, node_off(n) + offsetof(L::NodeHeader, done));
+    }
+    void set_done(std::string &b, uint32_t n, uint32_t v) {
+        put<uint32_t>(b, node_off(n) + offsetof(L::NodeHeader, done), v);
+    }
+    static cq_queue_stats stats(cq_queue *q) {
+        cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+        EXPECT_EQ(cq_stats(q, &st), CQ_OK);
+        return st;
+    }
+    // The whole capacity is usable, in order, and no more.
+    static void expect_full_capacity(cq_queue *q) {
+        for (int i = 0; i < 8; ++i)
+            ASSERT_EQ(cq_enqueue(q, &i, sizeof i), CQ_OK) << i << ": " << cq_last_error();
+        EXPECT_EQ(cq_enqueue(q, "x", 1), CQ_EFULL);
+        for (int i = 0; i < 8; ++i) {
+            int v = -1;
+            size_t len = 0;
+            ASSERT_EQ(cq_dequeue(q, &v, sizeof v, &len), CQ_OK);
+            EXPECT_EQ(v, i);
+        }
+    }
+    // A producer linked "three" after "two" (E9) and died before swinging
+    // tail (E17): tail still names "two", whose kTailPast nobody has set.
+    std::string tail_left_on_two() {
+        std::string b = good_;
+        uint32_t two = next_of(b, next_of(b, head_idx(b)));
+        uint64_t tail = get<uint64_t>(b, offsetof(L::RegionHeader, tail));
+        put<uint64_t>(b, offsetof(L::RegionHeader, tail), L::tagged(two, L::tag_of(tail) + 7));
+        EXPECT_EQ(done_of(b, two), L::kTailPast);
+        set_done(b, two, 0);
+        return b;
+    }
+    void drain_three(cq_queue *q) {
+        char buf[32];
+        size_t len;
+        for (const char *m : {"one", "two", "three"}) {
+            ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK);
+            EXPECT_EQ(std::string(buf, len), m);
+        }
+    }
+};
+
+TEST_F(DeadMidOperation, ConsumersPassATailLeftBehindAndRecoverySwingsIt) {
+    spit(path_, tail_left_on_two());
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    drain_three(q);  // head passes tail: "two" stays allocated for now
+    EXPECT_EQ(stats(q).free_nodes, 7u);
+    uint64_t reclaimed = 99;
+    ASSERT_EQ(cq_recover(q, &reclaimed), CQ_OK) << cq_last_error();
+    EXPECT_EQ(reclaimed, 0u);  // nothing was an orphan: "two" was owed a tail swing
+    EXPECT_EQ(stats(q).free_nodes, 8u);
+    expect_full_capacity(q);
+    cq_close(q);
+}
+
+TEST_F(DeadMidOperation, ATailLeftBehindIsHelpedForwardByTheNextProducer) {
+    spit(path_, tail_left_on_two());
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    drain_three(q);
+    expect_full_capacity(q);  // the first enqueue helps tail past "two" and frees it
+    EXPECT_EQ(stats(q).free_nodes, 8u);
+    cq_close(q);
+}
+
+TEST_F(DeadMidOperation, RecoveryFinishesWhatAConsumerKilledAfterItsClaimOwed) {
+    // A consumer claimed "one" (head moved to it) and died before copying
+    // it and before marking the old dummy unlinked.
+    std::string b = good_;
+    uint32_t dummy = head_idx(b), one = next_of(b, dummy);
+    uint64_t head = get<uint64_t>(b, offsetof(L::RegionHeader, head));
+    put<uint64_t>(b, offsetof(L::RegionHeader, head), L::tagged(one, L::tag_of(head) + 1));
+    EXPECT_EQ(done_of(b, one), L::kTailPast);
+    spit(path_, b);
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    uint64_t reclaimed = 0;
+    ASSERT_EQ(cq_recover(q, &reclaimed), CQ_OK) << cq_last_error();
+    EXPECT_EQ(reclaimed, 1u);  // the old dummy: off the list, passed by tail
+    char buf[32];
+    size_t len;
+    for (const char *m : {"two", "three"}) {
+        ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK);
+        EXPECT_EQ(std::string(buf, len), m);
+    }
+    // "one" was freed when "two" unlinked it: recovery had marked it copied.
+    EXPECT_EQ(stats(q).free_nodes, 8u);
+    expect_full_capacity(q);
+    cq_close(q);
+}
+
+TEST_F(DeadMidOperation, ATailThatLeadsNowhereIsCorruption) {
+    // Tail behind head must lead to head; here it names a free node.
+    std::string b = good_;
+    uint32_t top = L::idx_of(get<uint64_t>(b, offsetof(L::RegionHeader, free_top)));
+    put<uint64_t>(b, offsetof(L::RegionHeader, tail), L::tagged(top, 1));
+    spit(path_, b);
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    EXPECT_EQ(cq_recover(q, nullptr), CQ_ECORRUPT);
+    EXPECT_NE(std::string(cq_last_error()).find("tail"), std::string::npos) << cq_last_error();
+    cq_close(q);
 }
 
 }  // namespace
