@@ -10,9 +10,10 @@
 //    it afterwards.
 //  - Dequeues never read tail. The paper reads tail on every dequeue (D3,
 //    D6, D10) so that head never passes tail: tail must not name a node that
-//    is freed. Tail is a line every producer writes, and reading it on every
-//    message cost a consumer that keeps up with its producer more than half
-//    its throughput (2.2x in 1P1C, bench/RESULTS.md). Instead a node is freed
+//    is freed. Tail is a line every producer writes, and a consumer that
+//    keeps up with its producer read it on every message (1P1C: 1.2x the
+//    throughput without it when the vCPUs sit close, 1.9x when far apart;
+//    bench/RESULTS.md). Instead a node is freed
 //    only after a tail CAS moved tail past it, so head may pass a lagging
 //    tail: every node from tail onwards stays allocated, and a producer that
 //    finds tail lagging helps it forward through them as in the paper. So a
