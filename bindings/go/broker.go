@@ -499,15 +499,8 @@ func (s *Subscription) pollNow(max int) ([]*Message, error) {
 // poll waits for up to max records until one comes, ctx is done or s is
 // closed (see gate.wait); it takes the turn for each wait in the library.
 func (s *Subscription) poll(ctx context.Context, max int) ([]*Message, error) {
-	const op = "poll"
-	if err := s.g.enter(op); err != nil {
-		return nil, err
-	}
-	defer s.g.leave()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var recs []raw.Record
-	if _, err := s.g.wait(ctx, op, s.interrupt, func(timeoutNs int64) int {
+	if _, err := s.g.wait(ctx, "poll", s.interrupt, func(timeoutNs int64) int {
 		if s.t.takeToPoll(ctx) != nil {
 			return raw.ECANCELED // gate.wait returns ctx.Err()
 		}

@@ -83,17 +83,32 @@ func (g *gate) close(interrupt, free func() error) error {
 	return free()
 }
 
-// wait runs call, a call of the library that waits up to timeoutNs (negative:
-// forever) and returns a count (>= 0) or a code, until it completes, ctx is
-// done (ctx.Err()) or Close begins (ErrClosed). Nothing waits in slices:
-// call gets what is left until ctx's deadline, and ctx's cancellation ends
-// it with the handle's interrupt (context.AfterFunc), as Close does. An
-// interrupt ends every wait on the handle, so CQ_ECANCELED while ctx is not
-// done and Close has not begun was meant for another call: this one waits
-// again.
-// The caller has entered g and holds its OS thread (lastError).
+// call runs f, a facade call that does not wait, in g: ErrClosed once Close
+// has begun.
+func (g *gate) call(op string, f func() int) (int, error) {
+	if err := g.enter(op); err != nil {
+		return 0, err
+	}
+	defer g.leave()
+	return check(op, f)
+}
+
+// wait runs call in g, a call of the library that waits up to timeoutNs
+// (negative: forever) and returns a count (>= 0) or a code, until it
+// completes, ctx is done (ctx.Err()) or Close begins (ErrClosed). Nothing
+// waits in slices: call gets what is left until ctx's deadline, and ctx's
+// cancellation ends it with the handle's interrupt (context.AfterFunc), as
+// Close does. An interrupt ends every wait on the handle, so CQ_ECANCELED
+// while ctx is not done and Close has not begun was meant for another call:
+// this one waits again.
 func (g *gate) wait(ctx context.Context, op string, interrupt func() error,
 	call func(timeoutNs int64) int) (int, error) {
+	if err := g.enter(op); err != nil {
+		return 0, err
+	}
+	defer g.leave()
+	runtime.LockOSThread() // lastError reads this thread's detail
+	defer runtime.UnlockOSThread()
 	if ctx.Done() != nil {
 		returned, stopped := make(chan struct{}), make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {

@@ -90,30 +90,9 @@ func (q *Queue) interrupt() error {
 	return err
 }
 
-// call runs f, a facade call that does not wait, with q's handle.
-func (q *Queue) call(op string, f func() int) (int, error) {
-	if err := q.g.enter(op); err != nil {
-		return 0, err
-	}
-	defer q.g.leave()
-	return check(op, f)
-}
-
-// wait runs call, a facade call that waits up to its timeout, until it
-// completes, ctx is done or q is closed (see gate.wait).
-func (q *Queue) wait(ctx context.Context, op string, call func(timeoutNs int64) int) (int, error) {
-	if err := q.g.enter(op); err != nil {
-		return 0, err
-	}
-	defer q.g.leave()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return q.g.wait(ctx, op, q.interrupt, call)
-}
-
 // Enqueue appends msg without waiting: ErrFull when there is no room.
 func (q *Queue) Enqueue(msg []byte) error {
-	_, err := q.call("enqueue", func() int { return raw.Cqb_queue_put(q.h, msg, 0) })
+	_, err := q.g.call("enqueue", func() int { return raw.Cqb_queue_put(q.h, msg, 0) })
 	return err
 }
 
@@ -130,14 +109,15 @@ func (q *Queue) Dequeue() ([]byte, error) {
 // DequeueInto takes the oldest message into buf and returns its length
 // (ErrMsgSize when buf is too small; the message stays queued).
 func (q *Queue) DequeueInto(buf []byte) (int, error) {
-	return q.call("dequeue", func() int { return raw.Cqb_queue_get(q.h, buf, 0) })
+	return q.g.call("dequeue", func() int { return raw.Cqb_queue_get(q.h, buf, 0) })
 }
 
 // DequeueWait takes the oldest message, waiting while the queue is empty until
 // ctx is done (then it returns ctx.Err()) or q is closed (ErrClosed).
 func (q *Queue) DequeueWait(ctx context.Context) ([]byte, error) {
 	buf := make([]byte, q.max)
-	n, err := q.wait(ctx, "dequeue", func(t int64) int { return raw.Cqb_queue_get(q.h, buf, t) })
+	n, err := q.g.wait(ctx, "dequeue", q.interrupt,
+		func(t int64) int { return raw.Cqb_queue_get(q.h, buf, t) })
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +127,8 @@ func (q *Queue) DequeueWait(ctx context.Context) ([]byte, error) {
 // EnqueueWait appends msg, waiting while the queue is full until ctx is done
 // or q is closed.
 func (q *Queue) EnqueueWait(ctx context.Context, msg []byte) error {
-	_, err := q.wait(ctx, "enqueue", func(t int64) int { return raw.Cqb_queue_put(q.h, msg, t) })
+	_, err := q.g.wait(ctx, "enqueue", q.interrupt,
+		func(t int64) int { return raw.Cqb_queue_put(q.h, msg, t) })
 	return err
 }
 
@@ -161,7 +142,7 @@ type Stats struct {
 func (q *Queue) Stats() (Stats, error) {
 	s := raw.NewCqbQueueStats()
 	defer raw.DeleteCqbQueueStats(s)
-	if _, err := q.call("stats", func() int { return raw.Cqb_queue_stats(q.h, s) }); err != nil {
+	if _, err := q.g.call("stats", func() int { return raw.Cqb_queue_stats(q.h, s) }); err != nil {
 		return Stats{}, err
 	}
 	return Stats{s.GetCapacity(), s.GetMax_message_size(), s.GetLength(), s.GetFree_nodes(),
