@@ -500,13 +500,19 @@ func (s *Subscription) pollNow(max int) ([]*Message, error) {
 // closed (see gate.wait); it takes the turn for each wait in the library.
 func (s *Subscription) poll(ctx context.Context, max int) ([]*Message, error) {
 	var recs []raw.Record
-	if _, err := s.g.wait(ctx, "poll", s.interrupt, func(timeoutNs int64) int {
+	if _, err := s.g.wait(ctx, "poll", s.interrupt, func(int64) int {
 		if s.t.takeToPoll(ctx) != nil {
 			return raw.ECANCELED // gate.wait returns ctx.Err()
 		}
 		defer s.t.release()
 		if s.g.isClosing() {
 			return raw.ECANCELED // gate.wait returns ErrClosed
+		}
+		// What is left now, after waiting for the turn (gate.wait relies on
+		// the wait ending by ctx's deadline).
+		timeoutNs := timeLeft(ctx)
+		if timeoutNs == 0 {
+			return raw.ETIMEDOUT // gate.wait returns context.DeadlineExceeded
 		}
 		n := raw.Cqb_sub_poll_batch(s.h, uint(max), timeoutNs)
 		if n > 0 {

@@ -100,7 +100,11 @@ func (g *gate) call(op string, f func() int) (int, error) {
 // cancellation ends it with the handle's interrupt (context.AfterFunc), as
 // Close does. An interrupt ends every wait on the handle, so CQ_ECANCELED
 // while ctx is not done and Close has not begun was meant for another call:
-// this one waits again.
+// this one waits again. For the same reason ctx's deadline does not
+// interrupt: the wait times out then by itself (call must not wait longer
+// than timeLeft(ctx) from the moment it begins to wait), and an interrupt
+// would also end the other waits on the handle, and wake every waiter of the
+// queue or broker directory in every process, for nothing.
 func (g *gate) wait(ctx context.Context, op string, interrupt func() error,
 	call func(timeoutNs int64) int) (int, error) {
 	if err := g.enter(op); err != nil {
@@ -109,10 +113,16 @@ func (g *gate) wait(ctx context.Context, op string, interrupt func() error,
 	defer g.leave()
 	runtime.LockOSThread() // lastError reads this thread's detail
 	defer runtime.UnlockOSThread()
+	if err := ctx.Err(); err != nil {
+		return 0, err // before AfterFunc, which would run (and interrupt) at once
+	}
 	if ctx.Done() != nil {
 		returned, stopped := make(chan struct{}), make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			defer close(stopped)
+			if ctx.Err() == context.DeadlineExceeded && timeLeft(ctx) == 0 {
+				return // the wait ends at the deadline by its own timeout
+			}
 			if err := interruptUntil(returned, interrupt); err != nil {
 				// The handle stays open until this returns: it cannot fail.
 				panic(err)
@@ -132,13 +142,9 @@ func (g *gate) wait(ctx context.Context, op string, interrupt func() error,
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		timeoutNs := int64(-1)
-		if dl, ok := ctx.Deadline(); ok {
-			left := time.Until(dl)
-			if left <= 0 {
-				return 0, context.DeadlineExceeded // ctx.Err() from the moment its timer fires
-			}
-			timeoutNs = int64(left)
+		timeoutNs := timeLeft(ctx)
+		if timeoutNs == 0 {
+			return 0, context.DeadlineExceeded // ctx.Err() from the moment its timer fires
 		}
 		rc := call(timeoutNs)
 		if rc >= 0 {
@@ -148,6 +154,17 @@ func (g *gate) wait(ctx context.Context, op string, interrupt func() error,
 			return 0, lastError(op, rc)
 		}
 	}
+}
+
+// timeLeft is the time left until ctx's deadline in nanoseconds, the longest
+// a wait in the library may take: -1 if ctx has no deadline, 0 once it has
+// passed.
+func timeLeft(ctx context.Context) int64 {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return -1
+	}
+	return max(0, int64(time.Until(dl)))
 }
 
 // Pauses between the interrupts of interruptUntil: doubling from the first
@@ -161,9 +178,14 @@ const (
 // interrupt ends only the waits already in the library, and the call it is
 // meant for may be about to begin one (it has entered, it has not yet
 // waited), so it is repeated, after a pause that grows, until that call has
-// returned.
+// returned. None if it has returned already.
 func interruptUntil(done <-chan struct{}, interrupt func() error) error {
 	for pause := firstRetry; ; pause = min(2*pause, lastRetry) {
+		select {
+		case <-done:
+			return nil
+		default:
+		}
 		if err := interrupt(); err != nil {
 			return err
 		}

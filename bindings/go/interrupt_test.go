@@ -262,3 +262,33 @@ func TestCallsGoBeforeAWaitingPoll(t *testing.T) {
 		t.Fatal("the poll did not get the record")
 	}
 }
+
+// A poll's deadline counts the time it waited for its turn behind another
+// poll: it does not wait for the turn and then its whole timeout again.
+func TestPollDeadlineCountsTheWaitForTheTurn(t *testing.T) {
+	b := openB(t)
+	s, err := b.Subscribe("t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := s.Poll(ctx)
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first poll holds the turn, most likely
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if _, err := s.Poll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second poll: want DeadlineExceeded, got %v", err)
+	}
+	// Waiting for the turn (until the first poll's deadline, 1 s after t0) and
+	// then 1.5 s more would end 2.5 s after t0 at the earliest.
+	if took := time.Since(t0); took >= 2500*time.Millisecond {
+		t.Fatalf("the second poll returned %v after the first began", took)
+	}
+	ended(t, "first poll", first, context.DeadlineExceeded)
+}
