@@ -769,11 +769,19 @@ class Subscription(_Closable):
 
         def wait(ns):
             """poll(ns) with the turn for this wait only: a call that does not wait may
-            come in before the next (wait_call calls this again after CQ_ECANCELED)."""
+            come in before the next (wait_call calls this again after CQ_ECANCELED). The
+            time the turn took counts against ns."""
+            start = time.monotonic()
             if not self._turn.take_to_poll(None if ns < 0 else ns / 1e9):
                 return _s.ETIMEDOUT
             try:
-                return _s.ECANCELED if self._g._closed else poll(ns)  # ECANCELED: Closed
+                if self._g._closed:
+                    return _s.ECANCELED  # wait_call raises Closed
+                if ns > 0:
+                    ns -= int((time.monotonic() - start) * 1e9)
+                    if ns <= 0:
+                        return _s.ETIMEDOUT
+                return poll(ns)
             finally:
                 self._turn.release()
 

@@ -108,6 +108,23 @@ def test_calls_go_before_a_poll_waiting_in_another_thread(tmp_path):
         sub.close()
 
 
+def test_a_poll_timeout_counts_the_wait_for_its_turn(tmp_path):
+    # Both polls in threads other than the main one, where a wait is not cut into slices.
+    with cqueue.Broker(tmp_path / "b") as b:
+        sub = b.subscribe("t")
+        start = time.monotonic()
+        first = Call(sub.poll, 1.0)
+        time.sleep(0.05)  # the first poll holds the turn, most likely
+        second = Call(sub.poll, 1.5)
+        assert second.outcome() is None
+        # Waiting for the turn (until the first poll's timeout, 1 s after start) and then
+        # 1.5 s more would end 2.5 s after start at the earliest.
+        took = time.monotonic() - start
+        assert took < 2.5, f"the second poll returned {took:.2f} s after the first began"
+        assert first.outcome() is None
+        sub.close()
+
+
 def test_a_wait_of_the_main_thread_notices_signals():
     # Python runs signal handlers in the main thread between bytecodes only: there a wait is
     # made of short slices (KeyboardInterrupt on Ctrl-C). SIGUSR1 stands in for SIGINT.

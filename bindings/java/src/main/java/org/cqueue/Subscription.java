@@ -75,6 +75,10 @@ public final class Subscription implements AutoCloseable, Broker.Dependent {
                 int rc;
                 try {
                     if (gate.closing()) throw new CqueueException(Codes.ECLOSED, "subscription is closed");
+                    if (timeout != null) { // the time the turn took counts
+                        ns = deadline - System.nanoTime();
+                        if (ns <= 0) return List.of();
+                    }
                     rc = cqueue.cqb_sub_poll_batch(h, max, ns);
                     if (rc > 0) return batch();
                 } finally {

@@ -151,6 +151,23 @@ class InterruptTest {
     }
 
     @Test
+    void aPollTimeoutCountsTheWaitForItsTurn() throws Exception {
+        try (Broker br = Broker.open(dir.toString(), null)) {
+            Subscription s = br.subscribe("t", null);
+            long start = System.nanoTime();
+            FutureTask<Message> first = start(() -> s.poll(Duration.ofMillis(1000)));
+            Thread.sleep(50); // the first poll holds the turn, most likely
+            assertNull(s.poll(Duration.ofMillis(1500)));
+            // Waiting for the turn (until the first poll's timeout, 1 s after start) and then
+            // 1.5 s more would end 2.5 s after start at the earliest.
+            long tookMs = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(tookMs < 2500, "the second poll returned " + tookMs + " ms after the first began");
+            assertNull(result(first));
+            s.close();
+        }
+    }
+
+    @Test
     void callsGoBeforeAPollWaitingInAnotherThread() throws Exception {
         try (Broker br = Broker.open(dir.toString(), null)) {
             Subscription s = br.subscribe("t", new Broker.SubscribeOptions().durable("d").earliest(true));
