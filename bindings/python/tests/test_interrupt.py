@@ -1,5 +1,6 @@
 """close() from another thread ends the waits and polls in progress at once (through the
 handle's interrupt), and a call on a subscription does not wait for a poll in progress."""
+import contextlib
 import itertools
 import os
 import signal
@@ -125,7 +126,8 @@ def test_a_poll_timeout_counts_the_wait_for_its_turn(tmp_path):
         sub.close()
 
 
-def test_a_wait_of_the_main_thread_notices_signals():
+@pytest.mark.parametrize("what", ["get", "poll", "poll waiting for its turn"])
+def test_a_wait_of_the_main_thread_notices_signals(what, tmp_path):
     # Python runs signal handlers in the main thread between bytecodes only: there a wait is
     # made of short slices (KeyboardInterrupt on Ctrl-C). SIGUSR1 stands in for SIGINT.
     assert threading.current_thread() is threading.main_thread()
@@ -136,19 +138,31 @@ def test_a_wait_of_the_main_thread_notices_signals():
     def handler(signum, frame):
         raise Signalled
 
-    q = new_queue()
-    old = signal.signal(signal.SIGUSR1, handler)
-    watchdog = threading.Timer(HANG, q.close)  # ends the wait if the signal did not
-    try:
-        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-        watchdog.start()
-        with pytest.raises(Signalled):
-            q.get()
-        assert not q.closed, f"the signal was handled only when the wait ended, {HANG} s later"
-    finally:
-        watchdog.cancel()
-        signal.signal(signal.SIGUSR1, old)
-        q.close()
+    with contextlib.ExitStack() as stack:
+        if what == "get":
+            handle = stack.enter_context(new_queue())
+        else:
+            broker = stack.enter_context(cqueue.Broker(tmp_path / "b"))
+            handle = stack.enter_context(broker.subscribe("t"))
+        other = None
+        if what == "poll waiting for its turn":
+            other = Call(handle.poll)  # holds the turn until close() ends it
+            time.sleep(0.05)
+        wait = handle.get if what == "get" else handle.poll
+        old = signal.signal(signal.SIGUSR1, handler)
+        watchdog = threading.Timer(HANG, handle.close)  # ends the wait if the signal did not
+        try:
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            watchdog.start()
+            with pytest.raises(Signalled):
+                wait()
+            assert not handle.closed, f"the signal was handled only when the wait ended, {HANG} s later"
+        finally:
+            watchdog.cancel()
+            signal.signal(signal.SIGUSR1, old)
+        handle.close()
+        if other is not None:
+            assert closed(other)
 
 
 def test_close_from_another_thread_ends_a_wait_of_the_main_thread():
