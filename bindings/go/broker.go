@@ -87,12 +87,97 @@ func StartAtOffset(offset uint64) Start {
 func StartAtTime(t time.Time) Start { return Start{kind: uint32(raw.START_TIME), time: t} }
 
 // Subscription delivers the records of the topics matching its pattern. Its
-// methods may be called from any goroutine; polls are serialised (the C API
-// allows one thread at a time).
+// methods may be called from any goroutine; they are serialised (the C API
+// allows one thread at a time): a poll waits for a poll in progress, any
+// other call goes first (see turn). Close ends a poll in progress at once.
 type Subscription struct {
-	mu     sync.Mutex // one call at a time; Close between wait slices
+	g      gate // Close against the calls in flight
+	t      turn // one call at a time
 	h      raw.CqbSubscription
 	broker *Broker
+}
+
+// turn serialises the calls on a subscription. A poll holds it while it waits
+// in the library; a call that does not wait and finds it held by a poll ends
+// that wait with the subscription's interrupt and goes first (polls waiting
+// for the turn let such calls go first); the poll then waits again. So an Ack
+// from another goroutine is not held up until a record comes.
+type turn struct {
+	mu      sync.Mutex
+	held    bool
+	polling bool          // the holder is a poll
+	urgent  int           // calls that do not wait, waiting for the turn
+	free    chan struct{} // while someone waits for the turn: closed by release
+}
+
+// released is the channel release closes next (t.mu held).
+func (t *turn) released() <-chan struct{} {
+	if t.free == nil {
+		t.free = make(chan struct{})
+	}
+	return t.free
+}
+
+// takeToPoll takes the turn for a poll, after the calls that do not wait:
+// ctx.Err() if ctx is done first.
+func (t *turn) takeToPoll(ctx context.Context) error {
+	t.mu.Lock()
+	for t.held || t.urgent > 0 {
+		free := t.released()
+		t.mu.Unlock()
+		select {
+		case <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		t.mu.Lock()
+	}
+	t.held, t.polling = true, true
+	t.mu.Unlock()
+	return nil
+}
+
+// take takes the turn for a call that does not wait, ending the wait of a
+// poll that holds it with interrupt.
+func (t *turn) take(interrupt func() error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.urgent++
+	defer func() { t.urgent-- }()
+	for t.held {
+		free, polling := t.released(), t.polling
+		t.mu.Unlock()
+		var err error
+		if polling {
+			err = interruptUntil(free, interrupt)
+		} else {
+			<-free
+		}
+		t.mu.Lock()
+		if err != nil {
+			if !t.held {
+				t.wake() // polls that let this call go first
+			}
+			return err
+		}
+	}
+	t.held, t.polling = true, false
+	return nil
+}
+
+func (t *turn) release() {
+	t.mu.Lock()
+	t.held = false
+	t.wake()
+	t.mu.Unlock()
+}
+
+// wake lets those waiting for the turn look again (t.mu held).
+func (t *turn) wake() {
+	if t.free != nil {
+		close(t.free)
+		t.free = nil
+	}
 }
 
 // BrokerStats are the counters of a broker handle (this process) and of its directory.
@@ -365,24 +450,23 @@ func (b *Broker) Stats() (BrokerStats, error) {
 	}, nil
 }
 
-// Close unsubscribes (persisting pending acks). Safe to call twice; a Poll
-// waiting in another goroutine returns ErrClosed within one wait slice.
+// Close unsubscribes (persisting pending acks). Safe to call twice. A Poll
+// waiting in another goroutine ends at once with ErrClosed.
 func (s *Subscription) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h == nil {
-		return nil
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	rc := raw.Cqb_sub_close(s.h)
-	raw.DeleteCqbSubscription(s.h)
-	s.h = nil
-	s.broker.forget(s)
-	if rc < 0 {
-		return lastError("unsubscribe", rc)
-	}
-	return nil
+	return s.g.close(s.interrupt, func() error {
+		_, err := check("unsubscribe", func() int { return raw.Cqb_sub_close(s.h) })
+		raw.DeleteCqbSubscription(s.h)
+		s.h = nil
+		s.broker.forget(s)
+		return err
+	})
+}
+
+// interrupt ends a poll on s in progress (ErrCanceled inside, see gate.wait);
+// the one call the C API allows while another thread uses s.
+func (s *Subscription) interrupt() error {
+	_, err := check("interrupt", func() int { return raw.Cqb_sub_interrupt(s.h) })
+	return err
 }
 
 // messages turns records into Messages.
@@ -396,11 +480,11 @@ func messages(recs []raw.Record) []*Message {
 	return out
 }
 
-// pollOnce polls for up to max records once, waiting up to timeoutNs for the first.
-func (s *Subscription) pollOnce(max int, timeoutNs int64) ([]*Message, error) {
+// pollNow polls for up to max records without waiting.
+func (s *Subscription) pollNow(max int) ([]*Message, error) {
 	var recs []raw.Record
 	err := s.call("poll", func() int {
-		n := raw.Cqb_sub_poll_batch(s.h, uint(max), timeoutNs)
+		n := raw.Cqb_sub_poll_batch(s.h, uint(max), 0)
 		if n > 0 {
 			recs = raw.SubBatch(s.h, n)
 		}
@@ -412,22 +496,38 @@ func (s *Subscription) pollOnce(max int, timeoutNs int64) ([]*Message, error) {
 	return messages(recs), nil
 }
 
-// poll polls in wait slices until a record comes or ctx is done.
+// poll waits for up to max records until one comes, ctx is done or s is
+// closed (see gate.wait); it takes the turn for each wait in the library.
 func (s *Subscription) poll(ctx context.Context, max int) ([]*Message, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	var recs []raw.Record
+	if _, err := s.g.wait(ctx, "poll", s.interrupt, func(int64) int {
+		if s.t.takeToPoll(ctx) != nil {
+			return raw.ECANCELED // gate.wait returns ctx.Err()
 		}
-		m, err := s.pollOnce(max, sliceNs(ctx))
-		if err == nil || !isTimeout(err) {
-			return m, err
+		defer s.t.release()
+		if s.g.isClosing() {
+			return raw.ECANCELED // gate.wait returns ErrClosed
 		}
+		// What is left now, after waiting for the turn (gate.wait relies on
+		// the wait ending by ctx's deadline).
+		timeoutNs := timeLeft(ctx)
+		if timeoutNs == 0 {
+			return raw.ETIMEDOUT // gate.wait returns context.DeadlineExceeded
+		}
+		n := raw.Cqb_sub_poll_batch(s.h, uint(max), timeoutNs)
+		if n > 0 {
+			recs = raw.SubBatch(s.h, n)
+		}
+		return n
+	}); err != nil {
+		return nil, err
 	}
+	return messages(recs), nil
 }
 
 // TryPoll returns the next record without waiting: ErrTimeout when there is none.
 func (s *Subscription) TryPoll() (*Message, error) {
-	m, err := s.pollOnce(1, 0)
+	m, err := s.pollNow(1)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +558,7 @@ func (s *Subscription) TryPollBatch(max int) ([]*Message, error) {
 	if err := checkBatchMax(max); err != nil {
 		return nil, err
 	}
-	return s.pollOnce(max, 0)
+	return s.pollNow(max)
 }
 
 // PollBatch waits as Poll for the first record and returns it with those that
@@ -470,18 +570,18 @@ func (s *Subscription) PollBatch(ctx context.Context, max int) ([]*Message, erro
 	return s.poll(ctx, max)
 }
 
+// call runs f, a facade call that does not wait, with the turn (see turn).
 func (s *Subscription) call(op string, f func() int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h == nil {
-		return &Error{Code: raw.ECLOSED, Op: op}
+	if err := s.g.enter(op); err != nil {
+		return err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if rc := f(); rc < 0 {
-		return lastError(op, rc)
+	defer s.g.leave()
+	if err := s.t.take(s.interrupt); err != nil {
+		return err
 	}
-	return nil
+	defer s.t.release()
+	_, err := check(op, f)
+	return err
 }
 
 // Ack acknowledges m and every earlier record of its topic.

@@ -191,9 +191,7 @@ func (p *Pool) AttachQueue(q *Queue, handler func(msg []byte)) error {
 	if p.attached != nil {
 		return &Error{Code: raw.EINVAL, Op: "attach queue", Detail: "a queue is already attached"}
 	}
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.h == nil {
+	if !q.g.pin() { // q stays open while pinned
 		return &Error{Code: raw.ECLOSED, Op: "attach queue"}
 	}
 	a := &attachment{q: q, handler: handler}
@@ -202,9 +200,9 @@ func (p *Pool) AttachQueue(q *Queue, handler func(msg []byte)) error {
 	defer runtime.UnlockOSThread()
 	if rc := raw.Cqb_pool_attach_queue(p.h, q.h, uint(a.handle)); rc < 0 {
 		a.handle.Delete()
+		q.g.unpin()
 		return lastError("attach queue", rc)
 	}
-	q.pins.Add(1)
 	p.attached = a
 	return nil
 }
@@ -277,7 +275,7 @@ func (p *Pool) Close() error {
 	raw.DeleteCqbPool(h)
 	if a := p.attached; a != nil { // no worker calls the handler any more
 		a.handle.Delete()
-		a.q.pins.Add(-1)
+		a.q.g.unpin()
 	}
 	runtime.SetFinalizer(p, nil)
 	return nil

@@ -14,6 +14,10 @@
  * cqueue/__init__.py, Java org.cqueue.*, Go package cqueue). Facades with the
  * names of the C functions would recurse (see PITFALLS, "Bindings").
  *
+ * Waits: cqb_queue_put / cqb_queue_get with a timeout and cqb_sub_poll_batch wait in the
+ * library; cqb_queue_interrupt / cqb_sub_interrupt end them from another thread (CQ_ECANCELED),
+ * which is how each language's close() (and Go's context cancellation) ends a wait at once.
+ *
  * Buffers: Python takes any contiguous buffer (bytes, bytearray, memoryview)
  * through pybuffer.i; Java takes byte[] (and direct ByteBuffers through
  * cqb_queue_put_direct / cqb_queue_get_direct); Go takes []byte.
@@ -180,20 +184,30 @@ int cqb_queue_is_open(const CqbQueue *self) { return self && self->raw ? 1 : 0; 
 
 int cqb_queue_unlink(const char *name) { return cq_unlink(name); }
 
-/** Enqueue; timeout_ns 0 = never wait, negative = wait forever. */
+/** Enqueue; timeout_ns 0 = never wait, negative = wait forever (CQ_ECANCELED: ended by
+ *  cqb_queue_interrupt). */
 int cqb_queue_put(CqbQueue *self, const char *data, size_t len, int64_t timeout_ns) {
     if (!self || !self->raw) return CQ_ECLOSED;
     if (timeout_ns == 0) return cq_enqueue(self->raw, data, len);
     return cq_enqueue_wait(self->raw, data, len, timeout_ns);
 }
 
-/** Dequeue into buf: the message length (>= 0) or a negative code. */
+/** Dequeue into buf: the message length (>= 0) or a negative code (waits as cqb_queue_put). */
 int cqb_queue_get(CqbQueue *self, char *buf, size_t cap, int64_t timeout_ns) {
     if (!self || !self->raw) return CQ_ECLOSED;
     size_t len = 0;
     int rc = timeout_ns == 0 ? cq_dequeue(self->raw, buf, cap, &len)
                              : cq_dequeue_wait(self->raw, buf, cap, &len, timeout_ns);
     return rc < 0 ? rc : (int)len;
+}
+
+/** cq_interrupt: every cqb_queue_put / cqb_queue_get waiting on the handle in this process
+ *  returns CQ_ECANCELED (waits that begin afterwards do not). Thread-safe; the languages call it
+ *  to end waits for close() and for cancellation, and free the handle only once those calls
+ *  have returned. */
+int cqb_queue_interrupt(CqbQueue *self) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    return cq_interrupt(self->raw);
 }
 
 int cqb_queue_stats(CqbQueue *self, CqbQueueStats *out) {
@@ -945,7 +959,7 @@ int cqb_sub_close(CqbSubscription *self) {
 
 /** Poll up to max (1 .. POLL_BATCH_MAX) records, waiting up to timeout_ns for the first (0:
  *  don't wait, negative: forever): their count (> 0), kept for the language's batch copier
- *  until the next poll, or a negative code. */
+ *  until the next poll, or a negative code (CQ_ECANCELED: ended by cqb_sub_interrupt). */
 int cqb_sub_poll_batch(CqbSubscription *self, uint32_t max, int64_t timeout_ns) {
     if (!self || !self->raw) return CQ_ECLOSED;
     if (max == 0 || max > CQB_POLL_BATCH_MAX) return CQ_EINVAL;
@@ -960,6 +974,14 @@ int cqb_sub_poll_batch(CqbSubscription *self, uint32_t max, int64_t timeout_ns) 
     if (rc < 0) return rc;
     self->batch_len = (uint32_t)rc;
     return rc;
+}
+
+/** broker_interrupt: a cqb_sub_poll_batch waiting on the subscription returns CQ_ECANCELED. The
+ *  one facade of a subscription that may be called while another thread uses it (the C API
+ *  allows broker_interrupt then); the subscription must stay open until that use returns. */
+int cqb_sub_interrupt(CqbSubscription *self) {
+    if (!self || !self->raw) return CQ_ECLOSED;
+    return broker_interrupt(self->raw);
 }
 
 int cqb_sub_ack(CqbSubscription *self, const char *topic, int64_t offset) {

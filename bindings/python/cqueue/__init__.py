@@ -130,13 +130,33 @@ def _timeout_ns(block, timeout):
     return max(1, int(timeout * 1e9))
 
 
-# Long waits are made of slices of at most this long, so close() from another thread
-# is noticed (the C API has no way to wake a thread blocked in a wait).
-_SLICE_NS = 100_000_000
+# close() ends the waits in flight on a handle with its interrupt (cq_interrupt,
+# broker_interrupt), which ends only the waits already in the library: the call it is meant
+# for may be about to begin one. So it is repeated, after pauses doubling from the first to
+# the last, until that call has returned (_interrupt_until).
+_RETRY_FIRST = 0.001
+_RETRY_LAST = 0.016
+
+# Python runs signal handlers (Ctrl-C: KeyboardInterrupt) only in the main thread, and only
+# between bytecodes: a wait in the library does not notice them. So in the main thread a wait
+# is made of slices of at most this long, between which the interpreter checks for signals
+# (what PyErr_CheckSignals does in C); in other threads it is one call, and close() from
+# another thread ends either kind at once.
+_SIGNAL_SLICE_NS = 100_000_000
+
+
+def _interrupt_until(cv, done, interrupt, *args):
+    """With cv held: interrupt(*args) until done() is true (cv is notified when it may be)."""
+    pause = _RETRY_FIRST
+    while not done():
+        _check(interrupt(*args))
+        cv.wait(pause)
+        pause = min(2 * pause, _RETRY_LAST)
 
 
 class _Guard:
-    """Counts calls in flight on a handle so that close() frees it only when none is."""
+    """Counts calls in flight on a handle so that close() frees it only when none is, after
+    ending the waits among them (drain)."""
 
     def __init__(self):
         self._cv = threading.Condition()
@@ -176,9 +196,14 @@ class _Guard:
         with self._cv:
             self._pins -= 1
 
-    def drain(self):
+    def drain(self, interrupt=None, *args):
+        """After close(): return when no call is in flight; interrupt(*args), the handle's
+        interrupt facade, ends the waits among them (Closed)."""
         with self._cv:
-            self._cv.wait_for(lambda: self._inflight == 0)
+            if interrupt is None:
+                self._cv.wait_for(lambda: self._inflight == 0)
+            else:
+                _interrupt_until(self._cv, lambda: self._inflight == 0, interrupt, *args)
 
     def call(self, fn, *args):
         self.enter()
@@ -187,21 +212,67 @@ class _Guard:
         finally:
             self.leave()
 
-    def wait_call(self, fn, block, timeout, *args):
-        """fn(*args, timeout_ns) in slices until it stops timing out or the time is up."""
+    def wait_call(self, block, timeout, fn, *args):
+        """fn(*args, timeout_ns), a wait in the library, called until it completes or fails
+        (its result or code is returned) or the time is up (CQ_ETIMEDOUT). CQ_ECANCELED (an
+        interrupt: close()'s, or one meant for another call) means call it again; entering
+        again raises Closed once close() has begun."""
         if not block:
             return self.call(fn, *args, 0)
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must be non-negative or None")
         deadline = None if timeout is None else time.monotonic() + timeout
+        main = threading.current_thread() is threading.main_thread()
         while True:
-            if deadline is None:
-                ns = _SLICE_NS
-            else:
-                ns = max(1, min(_SLICE_NS, int((deadline - time.monotonic()) * 1e9)))
-            rc = self.call(fn, *args, ns)
+            ns = -1 if deadline is None else max(1, int((deadline - time.monotonic()) * 1e9))
+            if main:
+                ns = _SIGNAL_SLICE_NS if ns < 0 else min(ns, _SIGNAL_SLICE_NS)
+            rc = self.call(fn, *args, ns)  # raises Closed once close() has begun
+            if rc == _s.ECANCELED:
+                continue
             if rc != _s.ETIMEDOUT or (deadline is not None and time.monotonic() >= deadline):
                 return rc
+
+
+class _Turn:
+    """One call at a time on a subscription (the C API allows one thread at a time). A poll
+    holds the turn while it waits in the library; a call that does not wait and finds it held
+    by a poll ends that wait with the subscription's interrupt and goes first (polls waiting
+    for the turn let such calls go first); the poll then waits again. So an ack from another
+    thread is not held up until a record comes."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._holder = None  # None, "poll" or "call"
+        self._urgent = 0  # calls that do not wait, waiting for the turn
+
+    def take_to_poll(self, timeout):
+        """Take the turn for a poll, after the calls that do not wait; False if it did not
+        come within timeout seconds (None: no limit)."""
+        with self._cv:
+            if not self._cv.wait_for(lambda: self._holder is None and not self._urgent, timeout):
+                return False
+            self._holder = "poll"
+            return True
+
+    def take(self, interrupt, *args):
+        """Take the turn for a call that does not wait, ending the wait of a poll that holds
+        it with interrupt(*args)."""
+        with self._cv:
+            self._urgent += 1
+            try:
+                _interrupt_until(self._cv, lambda: self._holder != "poll", interrupt, *args)
+                self._cv.wait_for(lambda: self._holder is None)  # another call that does not wait
+                self._holder = "call"
+            finally:
+                self._urgent -= 1
+                if self._holder is None:
+                    self._cv.notify_all()  # polls that let this call go first
+
+    def release(self):
+        with self._cv:
+            self._holder = None
+            self._cv.notify_all()
 
 
 def version():
@@ -260,7 +331,7 @@ class Queue(_Closable):
     def put(self, data, block=True, timeout=None):
         """Enqueue bytes-like data; Full (block=False), Timeout, MessageTooLarge."""
         with memoryview(data) as mv:  # pins the buffer while the GIL is released
-            _check(self._g.wait_call(_s.cqb_queue_put, block, timeout, self._h, mv))
+            _check(self._g.wait_call(block, timeout, _s.cqb_queue_put, self._h, mv))
 
     def put_nowait(self, data):
         self.put(data, block=False)
@@ -274,7 +345,7 @@ class Queue(_Closable):
     def get(self, block=True, timeout=None):
         """Dequeue one message as bytes; Empty (block=False) or Timeout."""
         buf = self._buffer()
-        n = _check(self._g.wait_call(_s.cqb_queue_get, block, timeout, self._h, buf))
+        n = _check(self._g.wait_call(block, timeout, _s.cqb_queue_get, self._h, buf))
         return bytes(memoryview(buf)[:n])
 
     def get_nowait(self):
@@ -283,7 +354,7 @@ class Queue(_Closable):
     def get_into(self, buffer, block=True, timeout=None):
         """Dequeue into a writable buffer; returns the length (MessageTooLarge if short)."""
         with memoryview(buffer) as mv:
-            return _check(self._g.wait_call(_s.cqb_queue_get, block, timeout, self._h, mv))
+            return _check(self._g.wait_call(block, timeout, _s.cqb_queue_get, self._h, mv))
 
     def stats(self):
         s = _s.CqbQueueStats()
@@ -306,9 +377,10 @@ class Queue(_Closable):
                 return
 
     def close(self):
-        """Detach (idempotent). Calls blocked in other threads end with Closed within 0.1 s."""
+        """Detach (idempotent). Waits in other threads end at once with Closed; the handle is
+        freed when they have returned. PermissionDenied while a pool drains the queue."""
         if self._g.close():
-            self._g.drain()
+            self._g.drain(_s.cqb_queue_interrupt, self._h)
             _check(_s.cqb_queue_close(self._h))
 
     def _collect(self):
@@ -659,13 +731,15 @@ class Broker(_Closable):
 class Subscription(_Closable):
     """A subscription of a Broker. Iterating blocks for the next record (`for msg in sub`);
     sub.iter(timeout=...) stops when nothing came within timeout. Polls release the GIL.
-    One thread polls at a time (a lock serialises them, as the C API requires)."""
+    Calls from several threads are serialised (the C API allows one thread at a time): a poll
+    waits for a poll in progress, any other call goes first (it ends the poll's wait, which
+    then waits again). close() ends a poll in progress at once."""
 
     def __init__(self, broker):
         self._broker = broker  # keeps the broker alive while this is open
         self._g = _Guard()
+        self._turn = _Turn()
         self._h = _s.CqbSubscription()
-        self._lock = threading.Lock()
 
     def _opened(self):
         """Called by Broker._adopt once subscribed (PushSubscription registers itself there)."""
@@ -684,15 +758,48 @@ class Subscription(_Closable):
         return self._poll(max_records, timeout)
 
     def _poll(self, max_records, timeout):
-        with self._lock:
-            rc = self._g.wait_call(_s.cqb_sub_poll_batch, timeout != 0, timeout, self._h,
-                                   max_records)
-            if rc == _s.ETIMEDOUT:
-                return []
+        out = []
+
+        def poll(ns):
+            """One poll of the library, the turn held: its code; the records into out."""
+            rc = _s.cqb_sub_poll_batch(self._h, max_records, ns)
+            if rc > 0:
+                out.extend(_s.cqb_sub_batch(self._h))
+            return rc
+
+        def wait(ns):
+            """poll(ns) with the turn for this wait only: a call that does not wait may
+            come in before the next (wait_call calls this again after CQ_ECANCELED). The
+            time the turn took counts against ns."""
+            start = time.monotonic()
+            if not self._turn.take_to_poll(None if ns < 0 else ns / 1e9):
+                return _s.ETIMEDOUT
+            try:
+                if self._g._closed:
+                    return _s.ECANCELED  # wait_call raises Closed
+                if ns > 0:
+                    ns -= int((time.monotonic() - start) * 1e9)
+                    if ns <= 0:
+                        return _s.ETIMEDOUT
+                return poll(ns)
+            finally:
+                self._turn.release()
+
+        rc = self._call(poll, 0) if timeout == 0 else self._g.wait_call(True, timeout, wait)
+        if rc != _s.ETIMEDOUT:
             _check(rc)
-            # Copied under the guard: a close() from another thread waits for it (or comes
-            # first, and this raises Closed).
-            return self._g.call(_s.cqb_sub_batch, self._h)
+        return out
+
+    def _call(self, fn, *args):
+        """fn(*args), a facade call that does not wait, with the turn (see _Turn)."""
+        def run():
+            self._turn.take(_s.cqb_sub_interrupt, self._h)
+            try:
+                return fn(*args)
+            finally:
+                self._turn.release()
+
+        return self._g.call(run)
 
     def iter(self, timeout=None):
         """Yield records until one does not come within timeout (None: never stop)."""
@@ -711,29 +818,29 @@ class Subscription(_Closable):
             topic, offset = msg_or_topic.topic, msg_or_topic.offset
         else:
             topic = msg_or_topic
-        _check(self._g.call(_s.cqb_sub_ack, self._h, topic, offset))
+        _check(self._call(_s.cqb_sub_ack, self._h, topic, offset))
 
     def seek(self, offset, topic=None):
         """Move the cursor of topic (None: every topic) to offset."""
-        _check(self._g.call(_s.cqb_sub_seek, self._h, topic or "", offset))
+        _check(self._call(_s.cqb_sub_seek, self._h, topic or "", offset))
 
     def seek_time(self, timestamp_ns):
         """Move every cursor to the first record at or after timestamp_ns (CLOCK_REALTIME)."""
-        _check(self._g.call(_s.cqb_sub_seek_time, self._h, timestamp_ns))
+        _check(self._call(_s.cqb_sub_seek_time, self._h, timestamp_ns))
 
     def stats(self, topic):
         """Counters of this subscription for topic (NotFound if it has no such topic)."""
         s = _s.CqbSubscriptionStats()
-        _check(self._g.call(_s.cqb_sub_stats, self._h, topic, s))
+        _check(self._call(_s.cqb_sub_stats, self._h, topic, s))
         return {k: getattr(s, k) for k in ("durable", "delivered", "missed", "next_offset",
                                            "acked_offset", "end_offset", "durable_offset",
                                            "lag_records", "lag_bytes")}
 
     def close(self):
-        """Unsubscribe (idempotent), persisting pending acks. A poll blocked in another
-        thread ends with Closed within 0.1 s."""
+        """Unsubscribe (idempotent), persisting pending acks. A poll waiting in another thread
+        ends at once with Closed."""
         if self._g.close():
-            self._g.drain()
+            self._g.drain(_s.cqb_sub_interrupt, self._h)
             _check(_s.cqb_sub_close(self._h))
 
     def _collect(self):

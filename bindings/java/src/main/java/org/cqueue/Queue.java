@@ -3,15 +3,17 @@ package org.cqueue;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.ToIntFunction;
 import org.cqueue.swig.CqbQueue;
 import org.cqueue.swig.CqbQueueStats;
 import org.cqueue.swig.cqueue;
 import org.cqueue.swig.cqueueConstants;
 
 /**
- * An open shared-memory queue. Safe for use by many threads; {@link #close()}
- * waits for operations in flight.
+ * An open shared-memory queue. Safe for use by many threads; {@link #close()} ends the
+ * waits in other threads at once (ECLOSED) and frees the handle when they have returned.
+ * {@link Thread#interrupt()} does not end a wait (a thread waiting in the library cannot be
+ * woken by it, and these methods throw no InterruptedException): its timeout or close() does.
  *
  * <pre>
  * try (Queue q = Queue.open("orders", new Queue.Options().create(true))) {
@@ -61,9 +63,7 @@ public final class Queue implements AutoCloseable {
 
     private final CqbQueue h;
     private final int max;
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private boolean closed;
-    private int pins; // pools draining this queue (guarded by lock)
+    private final Gate gate = new Gate("queue");
 
     private Queue(CqbQueue h) {
         this.h = h;
@@ -92,55 +92,47 @@ public final class Queue implements AutoCloseable {
         return max;
     }
 
-    private CqbQueue handle() {
-        if (closed) throw new CqueueException(Codes.ECLOSED, "queue is closed");
-        return h;
-    }
-
-    /** Longest single wait in the library, so that close() is never held up for longer. */
-    private static final long SLICE_NS = 100_000_000L;
-
     /** A call that takes a timeout in nanoseconds and returns a length or a code. */
     private interface TimedCall {
         int call(CqbQueue h, long timeoutNs);
     }
 
     /**
-     * Runs call under the read lock in slices of at most SLICE_NS until it stops timing
-     * out or timeout (null: never) has passed: the C API cannot wake a blocked wait, so
-     * this is how close() from another thread ends it (ECLOSED) within one slice.
+     * Runs call, waiting up to timeout (null: forever) in one call into the library, until
+     * it completes or fails: close() from another thread ends it (the queue's interrupt,
+     * CQ_ECANCELED, then ECLOSED). Thread.interrupt() does not (see {@link Gate}).
      */
     private int timed(TimedCall call, Duration timeout) {
         if (timeout != null && timeout.isNegative()) throw new IllegalArgumentException("negative timeout");
         long deadline = timeout == null ? 0 : System.nanoTime() + timeout.toNanos();
-        for (;;) {
-            long ns = SLICE_NS;
-            if (timeout != null) ns = Math.max(1, Math.min(SLICE_NS, deadline - System.nanoTime()));
-            int rc;
-            lock.readLock().lock();
-            try {
-                rc = call.call(handle(), ns);
-            } finally {
-                lock.readLock().unlock();
+        gate.enter();
+        try {
+            for (;;) {
+                long ns = timeout == null ? -1 : Math.max(1, deadline - System.nanoTime());
+                int rc = call.call(h, ns);
+                if (rc != Codes.ECANCELED) return CqueueException.check(rc);
+                // The queue's interrupt, which only close() calls here; one meant for
+                // another wait would leave this one to wait again.
+                if (gate.closing()) throw new CqueueException(Codes.ECLOSED, "queue is closed");
             }
-            if (rc != Codes.ETIMEDOUT || (timeout != null && System.nanoTime() - deadline >= 0)) {
-                return CqueueException.check(rc);
-            }
+        } finally {
+            gate.leave();
         }
     }
 
-    private int now(TimedCall call) {
-        lock.readLock().lock();
+    /** Runs f, a call that does not wait, with the handle. */
+    private int call(ToIntFunction<CqbQueue> f) {
+        gate.enter();
         try {
-            return CqueueException.check(call.call(handle(), 0));
+            return CqueueException.check(f.applyAsInt(h));
         } finally {
-            lock.readLock().unlock();
+            gate.leave();
         }
     }
 
     /** Enqueue without waiting; EFULL when there is no room. */
     public void put(byte[] msg) {
-        now((h, ns) -> cqueue.cqb_queue_put(h, msg, ns));
+        call(h -> cqueue.cqb_queue_put(h, msg, 0));
     }
 
     /** Enqueue, waiting up to timeout (null: forever) while full; ETIMEDOUT. */
@@ -170,7 +162,7 @@ public final class Queue implements AutoCloseable {
     /** Dequeue without waiting; EEMPTY when there is nothing. */
     public byte[] take() {
         byte[] buf = new byte[max];
-        return Arrays.copyOf(buf, now((h, ns) -> cqueue.cqb_queue_get(h, buf, ns)));
+        return Arrays.copyOf(buf, call(h -> cqueue.cqb_queue_get(h, buf, 0)));
     }
 
     /** Dequeue, waiting up to timeout (null: forever); ETIMEDOUT. */
@@ -206,38 +198,23 @@ public final class Queue implements AutoCloseable {
     }
 
     public Stats stats() {
-        lock.readLock().lock();
+        CqbQueueStats s = new CqbQueueStats();
         try {
-            CqbQueueStats s = new CqbQueueStats();
-            try {
-                CqueueException.check(cqueue.cqb_queue_stats(handle(), s));
-                return new Stats(s.getCapacity(), s.getMax_message_size(), s.getLength(),
-                        s.getFree_nodes(), s.getEnqueued(), s.getDequeued(), s.getReclaimed());
-            } finally {
-                s.delete();
-            }
+            call(h -> cqueue.cqb_queue_stats(h, s));
+            return new Stats(s.getCapacity(), s.getMax_message_size(), s.getLength(), s.getFree_nodes(),
+                    s.getEnqueued(), s.getDequeued(), s.getReclaimed());
         } finally {
-            lock.readLock().unlock();
+            s.delete();
         }
     }
 
+    /** A pool drains the queue until {@link #unpin}: close() fails with EPERM meanwhile. */
     void pin() {
-        lock.writeLock().lock();
-        try {
-            handle();
-            pins++;
-        } finally {
-            lock.writeLock().unlock();
-        }
+        gate.pin();
     }
 
     void unpin() {
-        lock.writeLock().lock();
-        try {
-            pins--;
-        } finally {
-            lock.writeLock().unlock();
-        }
+        gate.unpin();
     }
 
     CqbQueue handleForPool() {
@@ -245,21 +222,16 @@ public final class Queue implements AutoCloseable {
     }
 
     /**
-     * Detach; the queue itself stays. Idempotent. Waits in other threads end with
-     * ECLOSED. EPERM while a pool drains the queue (close the pool first).
+     * Detach; the queue itself stays. Idempotent. Waits in other threads end at once with
+     * ECLOSED; the handle is freed when they have returned. EPERM while a pool drains the
+     * queue (close the pool first).
      */
     @Override
     public void close() {
-        lock.writeLock().lock();
-        try {
-            if (closed) return;
-            if (pins > 0) throw new CqueueException(Codes.EPERM, "a pool drains this queue: close the pool first");
-            closed = true;
+        CqueueException.check(gate.close(() -> cqueue.cqb_queue_interrupt(h), () -> {
             int rc = cqueue.cqb_queue_close(h);
             h.delete();
-            CqueueException.check(rc);
-        } finally {
-            lock.writeLock().unlock();
-        }
+            return rc;
+        }));
     }
 }

@@ -2,16 +2,20 @@ package org.cqueue;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 import org.cqueue.swig.CqbSubscription;
 import org.cqueue.swig.CqbSubscriptionStats;
 import org.cqueue.swig.cqueue;
 import org.cqueue.swig.cqueueConstants;
 
 /**
- * A subscription of a {@link Broker}. Calls from several threads are serialised
- * (the C API allows one thread at a time); a {@link #poll} waiting in another
- * thread ends with ECLOSED within one wait slice of {@link #close()}.
+ * A subscription of a {@link Broker}. Calls from several threads are serialised (the C API
+ * allows one thread at a time): a poll waits for a poll in progress, any other call goes
+ * first (it ends the poll's wait, which then waits again). {@link #close()} ends a
+ * {@link #poll} waiting in another thread at once (ECLOSED). {@link Thread#interrupt()}
+ * does not end a poll (a thread waiting in the library cannot be woken by it, and these
+ * methods throw no InterruptedException): its timeout or close() does.
  */
 public final class Subscription implements AutoCloseable, Broker.Dependent {
 
@@ -20,21 +24,14 @@ public final class Subscription implements AutoCloseable, Broker.Dependent {
                         long ackedOffset, long endOffset, long durableOffset, long lagRecords,
                         long lagBytes) {}
 
-    private static final long SLICE_NS = 100_000_000L;
-
     private final CqbSubscription h;
     private final Broker broker;
-    private final ReentrantLock lock = new ReentrantLock(true); // fair: close() gets in between slices
-    private boolean closed;
+    private final Gate gate = new Gate("subscription");
+    private final Turn turn = new Turn();
 
     Subscription(CqbSubscription h, Broker broker) {
         this.h = h;
         this.broker = broker;
-    }
-
-    private CqbSubscription handle() {
-        if (closed) throw new CqueueException(Codes.ECLOSED, "subscription is closed");
-        return h;
     }
 
     /**
@@ -59,29 +56,67 @@ public final class Subscription implements AutoCloseable, Broker.Dependent {
 
     private List<Message> poll(int max, Duration timeout) {
         if (timeout != null && timeout.isNegative()) throw new IllegalArgumentException("negative timeout");
+        if (timeout != null && timeout.isZero()) {
+            return now(() -> {
+                int rc = cqueue.cqb_sub_poll_batch(h, max, 0);
+                if (rc == Codes.ETIMEDOUT) return List.of();
+                CqueueException.check(rc);
+                return batch();
+            });
+        }
         long deadline = timeout == null ? 0 : System.nanoTime() + timeout.toNanos();
-        for (;;) {
-            long ns = SLICE_NS;
-            if (timeout != null) ns = timeout.isZero() ? 0 : Math.max(1, Math.min(SLICE_NS, deadline - System.nanoTime()));
-            lock.lock();
-            try {
-                int rc = cqueue.cqb_sub_poll_batch(handle(), max, ns);
-                if (rc > 0) return List.of((Message[]) cqueue.cqb_sub_batch(h));
-                if (rc != Codes.ETIMEDOUT) throw CqueueException.last(rc);
-            } finally {
-                lock.unlock();
+        gate.enter();
+        try {
+            for (;;) {
+                long ns = timeout == null ? -1 : deadline - System.nanoTime();
+                if (timeout != null && ns <= 0) return List.of();
+                // The turn for this wait only: a call that does not wait may come in between.
+                if (!turn.takeToPoll(ns)) return List.of();
+                int rc;
+                try {
+                    if (gate.closing()) throw new CqueueException(Codes.ECLOSED, "subscription is closed");
+                    if (timeout != null) { // the time the turn took counts
+                        ns = deadline - System.nanoTime();
+                        if (ns <= 0) return List.of();
+                    }
+                    rc = cqueue.cqb_sub_poll_batch(h, max, ns);
+                    if (rc > 0) return batch();
+                } finally {
+                    turn.release();
+                }
+                // ECANCELED: close() (ECLOSED) or a call that went first (wait again).
+                if (rc == Codes.ECANCELED && gate.closing()) {
+                    throw new CqueueException(Codes.ECLOSED, "subscription is closed");
+                }
+                if (rc != Codes.ECANCELED && rc != Codes.ETIMEDOUT) throw CqueueException.last(rc);
             }
-            if (timeout != null && System.nanoTime() - deadline >= 0) return List.of();
+        } finally {
+            gate.leave();
         }
     }
 
-    private void call(java.util.function.ToIntFunction<CqbSubscription> f) {
-        lock.lock();
+    /** The records of the last poll (copied with the turn held: the next poll replaces them). */
+    private List<Message> batch() {
+        return List.of((Message[]) cqueue.cqb_sub_batch(h));
+    }
+
+    /** Runs f, calls that do not wait, with the turn (see {@link Turn}). */
+    private <T> T now(Supplier<T> f) {
+        gate.enter();
         try {
-            CqueueException.check(f.applyAsInt(handle()));
+            turn.take(() -> cqueue.cqb_sub_interrupt(h));
+            try {
+                return f.get();
+            } finally {
+                turn.release();
+            }
         } finally {
-            lock.unlock();
+            gate.leave();
         }
+    }
+
+    private void call(ToIntFunction<CqbSubscription> f) {
+        now(() -> CqueueException.check(f.applyAsInt(h)));
     }
 
     /** Acknowledge m and every earlier record of its topic. */
@@ -109,35 +144,25 @@ public final class Subscription implements AutoCloseable, Broker.Dependent {
 
     /** Counters of this subscription for topic (ENOENT if it has no such topic). */
     public Stats stats(String topic) {
-        lock.lock();
+        CqbSubscriptionStats s = new CqbSubscriptionStats();
         try {
-            CqbSubscriptionStats s = new CqbSubscriptionStats();
-            try {
-                CqueueException.check(cqueue.cqb_sub_stats(handle(), topic, s));
-                return new Stats(s.getDurable() != 0, s.getDelivered(), s.getMissed(), s.getNext_offset(),
-                        s.getAcked_offset(), s.getEnd_offset(), s.getDurable_offset(), s.getLag_records(),
-                        s.getLag_bytes());
-            } finally {
-                s.delete();
-            }
+            call(sub -> cqueue.cqb_sub_stats(sub, topic, s));
+            return new Stats(s.getDurable() != 0, s.getDelivered(), s.getMissed(), s.getNext_offset(),
+                    s.getAcked_offset(), s.getEnd_offset(), s.getDurable_offset(), s.getLag_records(),
+                    s.getLag_bytes());
         } finally {
-            lock.unlock();
+            s.delete();
         }
     }
 
-    /** Unsubscribe, persisting pending acks. Idempotent. */
+    /** Unsubscribe, persisting pending acks. Idempotent. A poll waiting in another thread ends at once (ECLOSED). */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            if (closed) return;
-            closed = true;
+        CqueueException.check(gate.close(() -> cqueue.cqb_sub_interrupt(h), () -> {
             int rc = cqueue.cqb_sub_close(h);
             h.delete();
             broker.forget(this);
-            CqueueException.check(rc);
-        } finally {
-            lock.unlock();
-        }
+            return rc;
+        }));
     }
 }
