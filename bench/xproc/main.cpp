@@ -12,7 +12,7 @@
 //                empty pauses 1, 2, 4, ... times for this many rounds, then
 //                calls sched_yield (8)
 // --only         runs only these transports: cqueue, cqueue-wait,
-//                cqueue-batch, boost, posix, pipe (for profiling one)
+//                cqueue-batch, boost, posix, pipe, ceiling (for profiling one)
 //
 // bench/run.sh builds in Release and runs both programs.
 #include <cqueue/cqueue.h>
@@ -59,6 +59,7 @@ struct Kind {
     uint64_t msgs;         // per throughput run (before --scale)
     uint64_t round_trips;  // per latency run; 0 = no latency run
     bool posix_mq = false;
+    bool ceiling = false;  // the line ring: 1P1C and 8 bytes only
 };
 
 // A run during which other processes took more than this share of our two
@@ -227,6 +228,7 @@ int run(const Options &opt, int argc, char **argv) {
         {"boost", [] { return make_boost_mq(); }, 500'000, 50'000},
         {"posix", [] { return make_posix_mq(); }, 400'000, 50'000, true},
         {"pipe", [] { return make_pipe(); }, 500'000, 50'000},
+        {"ceiling", [] { return make_line_ring(); }, 4'000'000, 0, false, true},
     };
     if (!opt.only.empty())
         std::erase_if(kinds, [&](const Kind &k) {
@@ -273,6 +275,7 @@ int run(const Options &opt, int argc, char **argv) {
         if (!k.msgs) continue;
         for (uint32_t size : kSizes)
             for (int procs : {1, 2}) {
+                if (k.ceiling && (size != 8 || procs != 1)) continue;
                 Cell &c = cells[cell_key(k.key, size, procs)];
                 c.reps = opt.reps;
                 jobs.push_back({&k, size, procs, &c});
@@ -374,6 +377,12 @@ int run(const Options &opt, int argc, char **argv) {
         for (uint32_t size : kSizes) {
             const Cell &one = cells[cell_key(k.key, size, 1)];
             const Cell &two = cells[cell_key(k.key, size, 2)];
+            if (k.ceiling) {
+                if (size == 8)
+                    std::printf("| %s | 8 | %s | %.0f ns | (1P1C only) | |\n", label.c_str(),
+                                cell_text(one).c_str(), median_of(one.floors));
+                continue;
+            }
             std::printf("| %s | %u | %s | %.0f ns | %s | %.0f ns |\n", label.c_str(), size,
                         cell_text(one).c_str(), median_of(one.floors), cell_text(two).c_str(),
                         median_of(two.floors));
