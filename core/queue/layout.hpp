@@ -43,6 +43,32 @@ constexpr uint64_t bump(uint64_t t, uint32_t idx) {
     return tagged(idx, tag_of(t) + 1);
 }
 
+// Node links (NodeHeader::next) spend the tag's top bit on how the link was
+// made: "hard" by a producer's linking CAS (E9), which proves tail had
+// reached the node linked onto and so had passed every node before it;
+// soft by set_next (a chain's inner links, and the reset to kNil). Their
+// count is the other 31 bits (wraps after 2^31 changes).
+inline constexpr uint32_t kHardLink = 1u << 31;
+constexpr uint64_t next_link(uint64_t old, uint32_t idx, bool hard) {
+    return tagged(idx, ((tag_of(old) + 1) & ~kHardLink) | (hard ? kHardLink : 0));
+}
+constexpr bool is_hard(uint64_t link) {
+    return tag_of(link) & kHardLink;
+}
+
+// A lane's pending run (Lane::pending): `count` nodes from `first` along
+// their next links, unlinked by this lane's consumer before it knew that
+// tail had passed them. 0 = none.
+constexpr uint64_t pending_run(uint32_t first, uint32_t count) {
+    return (static_cast<uint64_t>(count) << 32) | first;
+}
+constexpr uint32_t run_first(uint64_t r) {
+    return static_cast<uint32_t>(r);
+}
+constexpr uint32_t run_count(uint64_t r) {
+    return static_cast<uint32_t>(r >> 32);
+}
+
 // ---- recovery gate ----------------------------------------------------------
 // bit 0: closed; bits 1..23: generation; bits 24..63: deadline, monotonic ms.
 constexpr bool gate_closed(uint64_t g) {
@@ -112,7 +138,11 @@ struct alignas(64) Lane {
     Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
     Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
     uint32_t reserved0;
-    uint64_t reserved1;  // version 1: tail_seen
+    // Nodes this lane's consumer unlinked and is done with, waiting for
+    // proof that tail passed them (pending_run; see ms_queue.hpp). Taken
+    // with an exchange by the holder, by a producer that finds the queue
+    // full, or by recovery.
+    Atomic64 pending;
     uint64_t reserved;
 };
 
@@ -122,7 +152,7 @@ struct alignas(64) Lane {
 // one that completes the set frees it (ms_queue::release):
 inline constexpr uint32_t kCopied = 1;    // its consumer copied the message out
 inline constexpr uint32_t kUnlinked = 2;  // a dequeue moved head past it
-inline constexpr uint32_t kTailPast = 4;  // a tail CAS moved tail past it
+inline constexpr uint32_t kTailPast = 4;  // tail is known to have moved past it
 inline constexpr uint32_t kDoneAll = kCopied | kUnlinked | kTailPast;
 
 struct NodeHeader {

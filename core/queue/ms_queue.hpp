@@ -11,14 +11,22 @@
 //  - Dequeues never read tail. The paper reads tail on every dequeue (D3,
 //    D6, D10) so that head never passes tail: tail must not name a node that
 //    is freed. Tail is a line every producer writes, and a consumer that
-//    keeps up with its producer read it on every message (1P1C: 1.2x the
-//    throughput without it when the vCPUs sit close, 1.9x when far apart;
-//    bench/RESULTS.md). Instead a node is freed
-//    only after a tail CAS moved tail past it, so head may pass a lagging
-//    tail: every node from tail onwards stays allocated, and a producer that
-//    finds tail lagging helps it forward through them as in the paper. So a
-//    node is reused only when three things happened (NodeHeader::done): its
-//    consumer copied it, a dequeue unlinked it, a tail CAS passed it.
+//    keeps up with its producer read it on every message. Instead a node is
+//    freed only once tail is known to have passed it, so head may pass a
+//    lagging tail: every node from tail onwards stays allocated, and a
+//    producer that finds tail lagging helps it forward as in the paper. A
+//    node is reused after three things (NodeHeader::done): its consumer
+//    copied it, a dequeue unlinked it, and tail is known to have passed it.
+//  - Knowing that tail passed a node, without touching it. A producer's
+//    linking CAS (E9) onto node y succeeds only while y is the last node, so
+//    tail had reached y: every node before y is passed. E9 marks its link
+//    "hard" (a tag bit, layout::kHardLink), and a consumer that reads a hard
+//    link after the nodes it unlinked frees them: usually one dequeue later,
+//    from the very word it reads to find the next message. The producer never
+//    touches a node's line after linking onto it (writing there, with the
+//    consumer polling that line, cost 1.3-2x in 1P1C; bench/RESULTS.md).
+//    Until then they are the consumer lane's pending run (Lane::pending),
+//    which a producer that finds the queue full, or recovery, can take.
 //  - Chains. A producer links a pre-built chain of nodes with one CAS on the
 //    last node's next (E9), and a consumer claims a run of messages with one
 //    CAS on head (D13); the paper's tail-helping step handles both.
@@ -66,13 +74,9 @@ inline bool release(const Arena &a, uint32_t n, uint32_t bits) {
 }
 
 // Appends the chain first..last, whose next links are already set (last's to
-// kNil). passed(n) is called for every node tail moved past because of this
-// call (the node it helped tail off, or the old tail and the chain up to
-// last), after the move; it must release kTailPast. Returns false if the
-// list is damaged (index out of range, or more tail-helping steps than there
-// are nodes, as a planted cycle would cause).
-template <typename Passed>
-bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t count, Passed passed) {
+// kNil). Returns false if the list is damaged (index out of range, or more
+// tail-helping steps than there are nodes, as a planted cycle would cause).
+inline bool link_chain(const Arena &a, uint32_t first, uint32_t last) {
     auto &tail_word = a.hdr->tail;
     uint64_t helps = 0;
     uint64_t t;
@@ -83,48 +87,50 @@ bool link_chain(const Arena &a, uint32_t first, uint32_t last, uint32_t count, P
         uint64_t next = next_word.load(std::memory_order_acquire);     // E6
         if (t != tail_word.load(std::memory_order_acquire)) continue;  // E7
         if (idx_of(next) == kNil) {                                    // E8
-            // E9. release: the chain's data, lengths and inner links are
-            // visible to a consumer that acquires this link. seq_cst (free
-            // on x86): it is the store half of the store-load pair with a
-            // sleeping consumer (see Queue::wake_not_empty).
-            if (next_word.compare_exchange_strong(next, tagged(first, tag_of(next) + 1),
+            // E9, a hard link. release: the chain's data, lengths and inner
+            // links are visible to a consumer that acquires this link.
+            // seq_cst (free on x86): it is the store half of the store-load
+            // pair with a sleeping consumer (see Queue::wake_not_empty).
+            if (next_word.compare_exchange_strong(next, layout::next_link(next, first, true),
                                                   std::memory_order_seq_cst,
                                                   std::memory_order_relaxed))
                 break;
         } else {
             if (!a.valid(idx_of(next)) || ++helps > help_limit(a)) return false;
-            // E13: tail is lagging; help swing it one node forward. Success
-            // proves tail was still t, so t was not freed and `next` is its
-            // link of this life.
-            if (tail_word.compare_exchange_strong(
-                    t, bump(t, idx_of(next)), std::memory_order_acq_rel, std::memory_order_relaxed))
-                passed(idx_of(t));
+            // E13: tail is lagging; help swing it one node forward.
+            tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
+                                              std::memory_order_relaxed);
         }
     }
-    // E17: swing tail to the end of our chain; failure means someone helped
-    // (and owns the kTailPast of what it passed). On success, tail passed t
-    // and our chain up to last; none of them can be freed before passed()
-    // releases it, so their links are still ours to follow (read first).
-    if (tail_word.compare_exchange_strong(t, bump(t, last), std::memory_order_acq_rel,
-                                          std::memory_order_relaxed)) {
-        passed(idx_of(t));
-        uint32_t c = first;
-        for (uint32_t k = 1; k < count; ++k) {
-            const uint32_t nx = idx_of(a.node(c)->next.load(std::memory_order_relaxed));
-            passed(c);
-            // Only a damaged region rewires a chain node under us.
-            if (!a.valid(nx)) return false;
-            c = nx;
-        }
-    }
+    // E17: swing tail to the end of our chain; failure means someone helped.
+    tail_word.compare_exchange_strong(t, bump(t, last), std::memory_order_release,
+                                      std::memory_order_relaxed);
     return true;
+}
+
+// Moves tail to the last node of the list, helping as E13 does. Afterwards
+// tail has passed every node that was unlinked before the call. False on a
+// damaged list.
+inline bool tail_to_end(const Arena &a) {
+    auto &tail_word = a.hdr->tail;
+    for (uint64_t helps = 0;; ++helps) {
+        uint64_t t = tail_word.load(std::memory_order_acquire);
+        if (!a.valid(idx_of(t)) || helps > help_limit(a)) return false;
+        uint64_t next = a.node(idx_of(t))->next.load(std::memory_order_acquire);
+        if (t != tail_word.load(std::memory_order_acquire)) continue;
+        if (idx_of(next) == kNil) return true;
+        if (!a.valid(idx_of(next))) return false;
+        tail_word.compare_exchange_strong(t, bump(t, idx_of(next)), std::memory_order_release,
+                                          std::memory_order_relaxed);
+    }
 }
 
 // Sets n's next to (target, tag + 1). The tag is never reset, so a stale E9
 // CAS against n's previous life fails.
 inline void set_next(const Arena &a, uint32_t n, uint32_t target) {
     auto &w = a.node(n)->next;
-    w.store(bump(w.load(std::memory_order_relaxed), target), std::memory_order_relaxed);
+    w.store(layout::next_link(w.load(std::memory_order_relaxed), target, false),
+            std::memory_order_relaxed);
 }
 
 enum class Claim { ok, empty, too_big, corrupt };
@@ -136,6 +142,10 @@ enum class Claim { ok, empty, too_big, corrupt };
 struct Claimed {
     uint32_t old_dummy;
     uint32_t count;
+    // Hard links seen: -1 if none, else the largest k such that S[k]'s link
+    // was hard, where S = old_dummy, ids[0], ..., ids[count - 1]. Tail then
+    // passed S[0..k-1] and every node unlinked before this claim.
+    int32_t last_hard;
 };
 
 // Claims up to `max` messages with one head CAS. ids receives the nodes;
@@ -162,6 +172,7 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
         // us we may read recycled nodes, but then the CAS below fails.
         uint32_t cur = idx_of(next);
         uint32_t n = 0;
+        int32_t last_hard = layout::is_hard(next) ? 0 : -1;
         bool stale = false;
         for (;;) {
             if (!a.valid(cur)) return Claim::corrupt;
@@ -180,9 +191,13 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
                 break;
             }
             ids[n++] = cur;
-            if (n == max) break;
+            // Read cur's link even when the run is complete: it shares the
+            // line we just read, and a hard one proves tail passed the rest
+            // of S (otherwise S waits for the next dequeue as pending).
             uint64_t nn = a.node(cur)->next.load(std::memory_order_acquire);
-            if (idx_of(nn) == kNil) break;
+            // cur is S[n]; once claimed it stays linked, so this is final.
+            if (layout::is_hard(nn) && idx_of(nn) != kNil) last_hard = static_cast<int32_t>(n);
+            if (n == max || idx_of(nn) == kNil) break;
             if (idx_of(nn) == cur) return Claim::corrupt;
             cur = idx_of(nn);
         }
@@ -191,7 +206,7 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
         // release orders our reads before whoever next moves head.
         if (head_word.compare_exchange_strong(h, bump(h, ids[n - 1]), std::memory_order_acq_rel,
                                               std::memory_order_relaxed)) {
-            *out = Claimed{idx_of(h), n};
+            *out = Claimed{idx_of(h), n, last_hard};
             return Claim::ok;
         }
     }

@@ -29,6 +29,7 @@ void on_fork_child() {
 constexpr uint32_t kMaxClaim = 256;            // messages per head CAS in a batch
 constexpr int kSpinTries = 200;                // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
+constexpr uint64_t kStealBackoffNs = 20'000;   // after a look for pending runs found none
 
 const uint32_t *futex_word(const Atomic32 &a) {
     return reinterpret_cast<const uint32_t *>(&a);
@@ -179,6 +180,60 @@ void Queue::free_chain(Lane *lane, uint32_t first, uint32_t last, uint32_t count
     if (n >= lane_stack_max_) hand_over(lane);
 }
 
+void Queue::release_into(uint32_t n, uint32_t bits, Freed *f) {
+    if (!ms_queue::release(arena_, n, bits)) return;
+    if (f->first == kNil)
+        f->first = n;
+    else
+        arena_.node(f->last)->free_next.store(n, std::memory_order_relaxed);
+    f->last = n;
+    ++f->count;
+}
+
+bool Queue::release_run(uint64_t run, Freed *f) {
+    uint32_t c = run_first(run);
+    const uint32_t count = run_count(run);
+    if (count > arena_.count) return false;  // read from shared memory
+    for (uint32_t k = 0; k < count; ++k) {
+        if (!arena_.valid(c)) return false;
+        // Read the link first: the release may free c. Until then the run's
+        // nodes are allocated and off the list, so their links stay put.
+        const uint32_t nx = idx_of(arena_.node(c)->next.load(std::memory_order_acquire));
+        release_into(c, kTailPast, f);
+        c = nx;
+    }
+    return true;
+}
+
+bool Queue::take_pending_runs(Lane *lane) {
+    // Reading every lane's pending word takes lines consumers write on each
+    // dequeue; after a look that found nothing, wait a little before the
+    // next (a producer polling a full queue would otherwise slow the very
+    // consumers it waits for).
+    const uint64_t now = monotonic_ns();
+    if (now - last_empty_steal_ns_.load(std::memory_order_relaxed) < kStealBackoffNs) return false;
+    Freed f;
+    Lane *lanes = region_->lanes();
+    const uint32_t used =
+        std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
+    for (uint32_t i = 0; i < used; ++i) {
+        if (lanes[i].pending.load(std::memory_order_relaxed) == 0) continue;
+        // acquire: the run's bits and links, written before it was published.
+        const uint64_t run = lanes[i].pending.exchange(0, std::memory_order_acq_rel);
+        if (!run) continue;
+        // Its nodes were unlinked before we took it; tail at the end of the
+        // list now has passed them. (In the other order, a run published
+        // after tail reached the end could hold the node tail is at.)
+        if (!ms_queue::tail_to_end(arena_) || !release_run(run, &f)) {
+            mark_corrupt("queue list or a pending run is damaged");
+            break;
+        }
+    }
+    if (f.count) free_chain(lane, f.first, f.last, f.count);
+    if (!f.count) last_empty_steal_ns_.store(now, std::memory_order_relaxed);
+    return f.count != 0;
+}
+
 // Moves this lane's whole stack to the global one: one CAS each side.
 void Queue::hand_over(Lane *lane) {
     lane->free_count.store(0, std::memory_order_relaxed);
@@ -201,7 +256,12 @@ void Queue::hand_over(Lane *lane) {
 
 Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
     uint32_t first, last, got;
-    switch (take_nodes(lane, count, &first, &last, &got)) {
+    free_list::PopResult popped = take_nodes(lane, count, &first, &last, &got);
+    // No free node: consumers may hold some that only wait for proof that
+    // tail passed them. Make it so and take them.
+    if (popped == free_list::PopResult::empty && take_pending_runs(lane))
+        popped = take_nodes(lane, count, &first, &last, &got);
+    switch (popped) {
         case free_list::PopResult::empty:
             return Errc::full;
         case free_list::PopResult::corrupt:
@@ -223,11 +283,7 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
         cur = nxt;
     }
-    // Nodes tail moved past may be complete now (their consumer was quick).
-    auto passed = [&](uint32_t n) {
-        if (ms_queue::release(arena_, n, kTailPast)) free_chain(lane, n, n, 1);
-    };
-    if (!ms_queue::link_chain(arena_, first, last, got, passed))
+    if (!ms_queue::link_chain(arena_, first, last))
         return mark_corrupt("queue list is damaged (index out of range or a cycle)");
     lane->enqueued.store(lane->enqueued.load(std::memory_order_relaxed) + got,
                          std::memory_order_relaxed);
@@ -257,7 +313,7 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
             case ms_queue::Claim::ok:
                 break;
         }
-        bool bad = false;
+        bool bad = false, bad_run = false;
         for (uint32_t j = 0; j < c.count; ++j) {
             uint32_t len = arena_.node(ids[j])->len.load(std::memory_order_relaxed);
             if (len > arena_.max_len || len > b[j].cap) {
@@ -267,26 +323,46 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
             if (len) std::memcpy(b[j].data, arena_.data(ids[j]), len);
             b[j].len = len;
         }
-        // Done with: the old dummy (we unlinked it), the new dummy (copied),
-        // and the nodes in between (both). Those that tail has passed too
-        // are free: push them in one go.
-        uint32_t first = kNil, last = kNil, freed = 0;
-        auto collect = [&](uint32_t n, uint32_t bits) {
-            if (!ms_queue::release(arena_, n, bits)) return;
-            if (first == kNil)
-                first = n;
-            else
-                arena_.node(last)->free_next.store(n, std::memory_order_relaxed);
-            last = n;
-            ++freed;
-        };
-        collect(c.old_dummy, kUnlinked);
-        for (uint32_t j = 0; j + 1 < c.count; ++j) collect(ids[j], kCopied | kUnlinked);
-        collect(ids[c.count - 1], kCopied);
-        if (freed) free_chain(lane, first, last, freed);
+        // Done with: S = the old dummy (unlinked) and every claimed node but
+        // the last (copied and unlinked); the last, the new dummy, copied.
+        // Of S, the first `known` are known to be passed by tail, and so is
+        // our pending run if we saw any hard link; the rest of S is our new
+        // pending run (S is contiguous along the list).
+        auto S = [&](int32_t k) { return k == 0 ? c.old_dummy : ids[k - 1]; };
+        const int32_t n = static_cast<int32_t>(c.count);  // |S|
+        const int32_t known = c.last_hard < 0 ? 0 : std::min(c.last_hard, n);
+        Freed f;
+        uint64_t old = lane->pending.load(std::memory_order_relaxed);
+        if (old) old = lane->pending.exchange(0, std::memory_order_acq_rel);  // may be taken
+        if (old && c.last_hard >= 0) {
+            if (!release_run(old, &f)) bad_run = true;
+            old = 0;
+        }
+        for (int32_t k = 0; k < n; ++k)
+            release_into(
+                S(k), (k == 0 ? kUnlinked : kCopied | kUnlinked) | (k < known ? kTailPast : 0), &f);
+        release_into(ids[c.count - 1], kCopied, &f);
+        uint64_t run = known < n ? pending_run(S(known), static_cast<uint32_t>(n - known)) : 0;
+        if (old) {
+            // Still unproven: if it ends right before S (no other consumer in
+            // between), one run holds both; else prove it the slow way.
+            uint32_t end = run_first(old);
+            for (uint32_t k = 1; k < run_count(old) && k < arena_.count && arena_.valid(end); ++k)
+                end = idx_of(arena_.node(end)->next.load(std::memory_order_relaxed));
+            if (run && arena_.valid(end) &&
+                idx_of(arena_.node(end)->next.load(std::memory_order_relaxed)) == c.old_dummy) {
+                run = pending_run(run_first(old), run_count(old) + run_count(run));
+            } else if (!ms_queue::tail_to_end(arena_) || !release_run(old, &f)) {
+                bad_run = true;
+            }
+        }
+        // release: the run's bits and links are visible to whoever takes it.
+        if (run) lane->pending.store(run, std::memory_order_release);
+        if (f.count) free_chain(lane, f.first, f.last, f.count);
         lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
                              std::memory_order_relaxed);
         *done += c.count;
+        if (bad_run) return mark_corrupt("a pending run's links are damaged");
         if (bad) return mark_corrupt("a message length exceeds max_message_size");
         if (c.count < want) break;  // the queue ran dry or a buffer was too small
     }
@@ -487,7 +563,11 @@ Errc Queue::stats(QueueStats *out) {
         }
     };
     count_stack(hdr_->free_top);
-    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) count_stack(lanes[i].free_top);
+    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) {
+        count_stack(lanes[i].free_top);
+        // Finished by a consumer, taken by a producer that needs them.
+        s.free_nodes += run_count(lanes[i].pending.load(std::memory_order_relaxed));
+    }
     *out = s;
     return Errc::ok;
 }

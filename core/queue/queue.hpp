@@ -103,6 +103,18 @@ class Queue {
     free_list::PopResult take_nodes(layout::Lane *lane, uint32_t want, uint32_t *first,
                                     uint32_t *last, uint32_t *got);
     void free_chain(layout::Lane *lane, uint32_t first, uint32_t last, uint32_t count);
+    // Nodes freed by one step, pushed on a free stack together.
+    struct Freed {
+        uint32_t first = layout::kNil, last = layout::kNil, count = 0;
+    };
+    // Marks `bits` done on n; adds it to *f if that completed it.
+    void release_into(uint32_t n, uint32_t bits, Freed *f);
+    // Sets kTailPast on every node of a pending run (the caller took it and
+    // knows tail passed it). False if the run's links are damaged.
+    bool release_run(uint64_t run, Freed *f);
+    // A producer that found no free node: moves tail to the end and takes
+    // every lane's pending run. True if that freed a node.
+    bool take_pending_runs(layout::Lane *lane);
     void hand_over(layout::Lane *lane);
     // How long recovery may keep the gate closed: the quiesce bound plus a
     // scan allowance proportional to the node count. Every process derives
@@ -120,8 +132,9 @@ class Queue {
     bool auto_recover_ = true;
     bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
-    std::atomic<uint32_t> interrupts_{0};  // interrupt() calls; a wait ends when it moves
-    uint32_t lane_stack_max_;              // a lane hands its free nodes over past this many
+    std::atomic<uint64_t> last_empty_steal_ns_{0};  // take_pending_runs found nothing then
+    std::atomic<uint32_t> interrupts_{0};           // interrupt() calls; a wait ends when it moves
+    uint32_t lane_stack_max_;  // a lane hands its free nodes over past this many
 };
 
 }  // namespace cq

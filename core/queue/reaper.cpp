@@ -1,32 +1,36 @@
 // Recovery: return the nodes a dead process held to the free list.
 //
-// Every node is on the queue list, on the free list, held privately by an
-// operation in progress, or (while tail lags behind head) off the list
-// between tail and head, waiting for tail to pass it. A process killed
-// mid-operation leaves its private nodes on none of these, and nobody else
-// will ever touch them. Recovery stops the world, finds them by
-// reachability, and pushes them back:
+// Every node is on the queue list, on the free list, in a lane's pending
+// run (unlinked and finished, waiting for proof that tail passed it),
+// between a lagging tail and head, or held privately by an operation in
+// progress. A process killed mid-operation leaves its private nodes in none
+// of these places, and nobody else will ever touch them. Recovery stops the
+// world, finds them by reachability, and pushes them back:
 //
 //  1. Close the gate (a word in the header). New operations see it and wait;
 //     the asymmetric fence pairs with their "active" store (Queue::enter).
 //  2. Wait, bounded, for every live lane to leave its operation. Lanes of
 //     dead processes (OFD lock gone) are ignored: they will never act again.
-//  3. Scan: mark every node reachable from head, from tail and from the free
-//     lists. A quiescent live lane holds nothing, so every unmarked node is
-//     an orphan of a dead process; and a `done` bit (ms_queue.hpp) that a
-//     reachable node lacks although its owner's step is visibly over was
-//     owed by the dead. The scan also finds damage (out-of-range indices,
-//     cycles, a tail off the list) and marks the queue corrupt.
+//  3. Scan: mark every node reachable from head, from every lane's pending
+//     run, from tail up to head (when head has passed it), and from the free
+//     lists. A quiescent live lane holds nothing else, so every unmarked node
+//     is an orphan of a dead process. Nodes between tail and head that no
+//     pending run holds, and a dummy not marked copied, were claimed by a
+//     consumer that died: note what it owed. The scan also finds damage
+//     (out-of-range indices, cycles, a tail off the list) and marks the
+//     queue corrupt.
 //  4. Reopen the gate with a CAS that succeeds only if no waiter broke it
 //     (waiters break a gate whose deadline passed, so a stopped reaper
 //     blocks nobody for long). Success proves the scan saw a stopped world.
-//  5. Push the orphans, set the owed bits, and swing a tail left behind by
-//     a dead producer to the end of the list (a CAS, as a helping producer
-//     would). Orphans stay orphans after the gate reopens (no live process
-//     can reach them) and an owed bit has no other owner, so this runs
-//     concurrently with operations. Our own lane stays active until then,
-//     so a second reaper cannot scan (and double-free) them while we are
-//     alive; if we die first, they are still orphans for the next one.
+//  5. Push the orphans; set what the dead owed; move tail to the end of the
+//     list (helping, as a producer would), which passes every node unlinked
+//     so far, and free those behind head and every lane's pending run (taken
+//     with an exchange, so its holder or a producer cannot free it too).
+//     Orphans stay orphans after the gate reopens (no live process can reach
+//     them) and an owed bit has no other owner, so this runs concurrently
+//     with operations. Our own lane stays active until then, so a second
+//     reaper cannot scan (and double-free) them while we are alive; if we
+//     die first, they are still orphans for the next one.
 #include <algorithm>
 #include <bit>
 #include <new>
@@ -61,33 +65,50 @@ class Marks {
 
 struct Scan {
     Audit audit;
-    std::vector<std::pair<uint32_t, uint32_t>> owed;  // (node, done bits) the dead owed
-    uint64_t tail = 0;                                // tail word as scanned
-    uint32_t end = kNil;  // last node of the list (tail lags if it is not tail)
+    // Nodes between tail and head that no pending run holds: their consumer
+    // died before recording them. With the done bits it owed; after tail is
+    // moved to the end they get kTailPast too.
+    std::vector<std::pair<uint32_t, uint32_t>> behind;
+    uint32_t dummy = kNil;
+    bool dummy_uncopied = false;  // the head dummy's claimer died before copying
     const char *damage = nullptr;
 };
 
-// Marks both lists; the world is stopped.
+// Marks every list; the world is stopped.
 void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
     const RegionHeader *h = a.hdr;
     uint32_t head = idx_of(h->head.load(std::memory_order_acquire));
-    s->tail = h->tail.load(std::memory_order_acquire);
-    const uint32_t tail = idx_of(s->tail);
+    const uint32_t tail = idx_of(h->tail.load(std::memory_order_acquire));
     if (!a.valid(head) || !a.valid(tail)) {
         s->damage = "head or tail index out of range";
         return;
     }
-    auto owe = [&](uint32_t n, uint32_t bits) {
-        const uint32_t missing = bits & ~a.node(n)->done.load(std::memory_order_acquire);
-        if (missing) s->owed.emplace_back(n, missing);
-    };
+    const uint32_t used = std::min(h->lanes_used.load(std::memory_order_acquire), h->lane_count);
+    // Pending runs first (a lagging tail may lead through them).
+    Marks pending(a.count);
+    for (uint32_t i = 0; i < used; ++i) {
+        const uint64_t run = lanes[i].pending.load(std::memory_order_acquire);
+        uint32_t c = run_first(run);
+        for (uint32_t k = 0; k < run_count(run); ++k) {
+            if (!a.valid(c) || k >= a.count || marks.test_and_set(c)) {
+                s->damage = "a lane's pending run is damaged";
+                return;
+            }
+            pending.test_and_set(c);
+            ++s->audit.held;
+            c = idx_of(a.node(c)->next.load(std::memory_order_acquire));
+        }
+    }
     // The dummy's message was copied, unless its claimer died first.
-    owe(head, kCopied);
+    s->dummy = head;
+    s->dummy_uncopied = !(a.node(head)->done.load(std::memory_order_acquire) & kCopied);
     // The list.
-    marks.test_and_set(head);
+    if (marks.test_and_set(head)) {
+        s->damage = "the head dummy is also in a pending run";
+        return;
+    }
     bool tail_on_list = head == tail;
-    uint32_t cur = head;
-    for (;;) {
+    for (uint32_t cur = head;;) {
         uint32_t nx = idx_of(a.node(cur)->next.load(std::memory_order_acquire));
         if (nx == kNil) break;
         if (!a.valid(nx)) {
@@ -106,25 +127,25 @@ void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
         tail_on_list |= nx == tail;
         cur = nx;
     }
-    s->end = cur;
-    // Nodes before tail on the list were passed by a tail CAS whose maker
-    // releases kTailPast right after; if it is missing, that maker died.
-    if (tail_on_list)
-        for (uint32_t c = head; c != tail;
-             c = idx_of(a.node(c)->next.load(std::memory_order_acquire)))
-            owe(c, kTailPast);
     // Head passed a lagging tail: the nodes from tail up to head are off the
-    // list, claimed and unlinked (owed by the dead if not marked so), and
-    // stay allocated until tail passes them.
+    // list and stay allocated until tail passes them. Those in no pending
+    // run were claimed by a consumer that died before recording them.
     if (!tail_on_list) {
         uint32_t c = tail;
         for (uint64_t steps = 0; c != head; ++steps) {
-            if (steps >= a.count || marks.test_and_set(c)) {
+            if (steps >= a.count) {
                 s->damage = "tail is neither on the queue list nor behind its head";
                 return;
             }
-            owe(c, kCopied | kUnlinked);
-            ++s->audit.held;
+            if (!pending.test(c)) {
+                if (marks.test_and_set(c)) {
+                    s->damage = "tail is neither on the queue list nor behind its head";
+                    return;
+                }
+                const uint32_t done = a.node(c)->done.load(std::memory_order_acquire);
+                s->behind.emplace_back(c, (kCopied | kUnlinked) & ~done);
+                ++s->audit.held;
+            }
             c = idx_of(a.node(c)->next.load(std::memory_order_acquire));
             if (!a.valid(c)) {
                 s->damage = "tail is neither on the queue list nor behind its head";
@@ -150,7 +171,6 @@ void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
         return true;
     };
     if (!walk(h->free_top)) return;
-    const uint32_t used = std::min(h->lanes_used.load(std::memory_order_acquire), h->lane_count);
     for (uint32_t i = 0; i < used; ++i)
         if (!walk(lanes[i].free_top)) return;
     s->audit.orphans = uint64_t{a.count} - 1 - s->audit.queued - s->audit.free - s->audit.held;
@@ -263,27 +283,39 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         push(orphans.front(), orphans.back(), orphans.size());
         hdr_->reclaimed.fetch_add(orphans.size(), std::memory_order_relaxed);
     }
-    // What the dead owed, exactly once (the scan proved nobody else will).
-    for (auto [n, bits] : s.owed)
-        if (ms_queue::release(arena_, n, bits)) push(n, n, 1);
-    // A producer that died between linking (E9) and swinging tail (E17)
-    // left tail behind; nothing is freed behind it until a producer comes.
-    // Swing it as that producer would have, releasing what it passes.
-    if (idx_of(s.tail) != s.end) {
-        uint64_t t = s.tail;
-        if (hdr_->tail.compare_exchange_strong(t, bump(t, s.end), std::memory_order_acq_rel,
-                                               std::memory_order_relaxed)) {
-            // Tail was still where we scanned it, so nothing from there to
-            // end was freed and the links are those we walked.
-            uint32_t c = idx_of(s.tail);
-            for (uint64_t steps = 0; c != s.end && steps < arena_.count; ++steps) {
-                const uint32_t nx = idx_of(arena_.node(c)->next.load(std::memory_order_relaxed));
-                if (ms_queue::release(arena_, c, kTailPast)) push(c, c, 1);
-                if (!arena_.valid(nx)) break;  // damage after the scan: the next scan finds it
-                c = nx;
-            }
-        }
+    // What the dead owed, exactly once (the scan proved nobody else will):
+    // the dummy's copy, and the nodes behind head that no run records.
+    // Those, and every pending run (a live holder's too: the exchange makes
+    // whoever takes a run its only releaser), are freed once tail is at the
+    // end of the list, which passes them all.
+    Freed f;
+    if (s.dummy_uncopied) release_into(s.dummy, kCopied, &f);
+    // Take the runs first, then move tail: only nodes unlinked before tail
+    // reaches the end are proven passed by it.
+    Lane *all = region_->lanes();
+    std::vector<uint64_t> runs;
+    try {
+        runs.reserve(used);
+    } catch (const std::bad_alloc &) {
+        // No memory: the runs stay with their holders (or the next producer
+        // that finds the queue full).
     }
+    for (uint32_t i = 0; i < used && runs.capacity() >= used; ++i) {
+        if (all[i].pending.load(std::memory_order_relaxed) == 0) continue;
+        if (const uint64_t run = all[i].pending.exchange(0, std::memory_order_acq_rel))
+            runs.push_back(run);
+    }
+    if (!ms_queue::tail_to_end(arena_)) {
+        leave(self);
+        return mark_corrupt("queue list is damaged (index out of range or a cycle)");
+    }
+    for (auto [n, bits] : s.behind) release_into(n, bits | kTailPast, &f);
+    for (uint64_t run : runs)
+        if (!release_run(run, &f)) {
+            leave(self);
+            return mark_corrupt("a pending run's links are damaged");
+        }
+    if (f.count) push(f.first, f.last, f.count);
     for (auto &[i, owner] : dead) lanes_->retire_dead(i, owner);
     hdr_->recoveries.fetch_add(1, std::memory_order_relaxed);
     leave(self);

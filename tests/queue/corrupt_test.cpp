@@ -15,6 +15,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/queue/layout.hpp"
@@ -417,11 +418,11 @@ class DeadMidOperation : public Corrupt {
     uint32_t next_of(const std::string &b, uint32_t n) const {
         return L::idx_of(get<uint64_t>(b, node_off(n) + offsetof(L::NodeHeader, next)));
     }
+    size_t lane_off(uint32_t i) const {
+        return get<uint64_t>(good_, offsetof(L::RegionHeader, lanes_offset)) + sizeof(L::Lane) * i;
+    }
     uint32_t done_of(const std::string &b, uint32_t n) const {
         return get<uint32_t>(b, node_off(n) + offsetof(L::NodeHeader, done));
-    }
-    void set_done(std::string &b, uint32_t n, uint32_t v) {
-        put<uint32_t>(b, node_off(n) + offsetof(L::NodeHeader, done), v);
     }
     static cq_queue_stats stats(cq_queue *q) {
         cq_queue_stats st = CQ_QUEUE_STATS_INIT;
@@ -441,14 +442,12 @@ class DeadMidOperation : public Corrupt {
         }
     }
     // A producer linked "three" after "two" (E9) and died before swinging
-    // tail (E17): tail still names "two", whose kTailPast nobody has set.
+    // tail (E17): tail still names "two".
     std::string tail_left_on_two() {
         std::string b = good_;
         uint32_t two = next_of(b, next_of(b, head_idx(b)));
         uint64_t tail = get<uint64_t>(b, offsetof(L::RegionHeader, tail));
         put<uint64_t>(b, offsetof(L::RegionHeader, tail), L::tagged(two, L::tag_of(tail) + 7));
-        EXPECT_EQ(done_of(b, two), L::kTailPast);
-        set_done(b, two, 0);
         return b;
     }
     void drain_three(cq_queue *q) {
@@ -465,12 +464,19 @@ TEST_F(DeadMidOperation, ConsumersPassATailLeftBehindAndRecoverySwingsIt) {
     spit(path_, tail_left_on_two());
     cq_queue *q;
     ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
-    drain_three(q);  // head passes tail: "two" stays allocated for now
-    EXPECT_EQ(stats(q).free_nodes, 7u);
+    // Head passes tail. "two" is our lane's pending run: nothing proved yet
+    // that tail passed it (counted as free: a producer can take it).
+    drain_three(q);
+    EXPECT_EQ(stats(q).free_nodes, 8u);
     uint64_t reclaimed = 99;
     ASSERT_EQ(cq_recover(q, &reclaimed), CQ_OK) << cq_last_error();
-    EXPECT_EQ(reclaimed, 0u);  // nothing was an orphan: "two" was owed a tail swing
+    EXPECT_EQ(reclaimed, 0u);  // nothing was an orphan
     EXPECT_EQ(stats(q).free_nodes, 8u);
+    // Recovery moved tail to the end and freed the pending run.
+    std::string after = slurp(path_);
+    EXPECT_EQ(L::idx_of(get<uint64_t>(after, offsetof(L::RegionHeader, tail))), head_idx(after));
+    for (uint32_t i = 0; i < 512; ++i)
+        EXPECT_EQ(get<uint64_t>(after, lane_off(i) + offsetof(L::Lane, pending)), 0u) << i;
     expect_full_capacity(q);
     cq_close(q);
 }
@@ -480,7 +486,9 @@ TEST_F(DeadMidOperation, ATailLeftBehindIsHelpedForwardByTheNextProducer) {
     cq_queue *q;
     ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
     drain_three(q);
-    expect_full_capacity(q);  // the first enqueue helps tail past "two" and frees it
+    // The eighth enqueue finds no free node, moves tail to the end (which
+    // proves "two" passed) and takes the pending run.
+    expect_full_capacity(q);
     EXPECT_EQ(stats(q).free_nodes, 8u);
     cq_close(q);
 }
@@ -492,7 +500,7 @@ TEST_F(DeadMidOperation, RecoveryFinishesWhatAConsumerKilledAfterItsClaimOwed) {
     uint32_t dummy = head_idx(b), one = next_of(b, dummy);
     uint64_t head = get<uint64_t>(b, offsetof(L::RegionHeader, head));
     put<uint64_t>(b, offsetof(L::RegionHeader, head), L::tagged(one, L::tag_of(head) + 1));
-    EXPECT_EQ(done_of(b, one), L::kTailPast);
+    EXPECT_EQ(done_of(b, one), 0u);
     spit(path_, b);
     cq_queue *q;
     ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
@@ -505,10 +513,51 @@ TEST_F(DeadMidOperation, RecoveryFinishesWhatAConsumerKilledAfterItsClaimOwed) {
         ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK);
         EXPECT_EQ(std::string(buf, len), m);
     }
-    // "one" was freed when "two" unlinked it: recovery had marked it copied.
+    // "one" was freed when the dequeue of "three" proved tail passed it:
+    // recovery had marked it copied.
     EXPECT_EQ(stats(q).free_nodes, 8u);
+    EXPECT_EQ(done_of(slurp(path_), one), 0u);
     expect_full_capacity(q);
     cq_close(q);
+}
+
+TEST_F(DeadMidOperation, APendingRunOfAThreadThatExitedIsTakenWhenTheQueueIsFull) {
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    // Another thread (its own lane) drains; its last node stays pending in
+    // its lane after it exits, since no enqueue came after to prove tail
+    // passed it.
+    std::thread t([&] { drain_three(q); });
+    t.join();
+    EXPECT_EQ(stats(q).length, 0u);
+    std::string b = slurp(path_);
+    uint64_t runs = 0;
+    for (uint32_t i = 0; i < 512; ++i)
+        runs += L::run_count(get<uint64_t>(b, lane_off(i) + offsetof(L::Lane, pending)));
+    EXPECT_EQ(runs, 1u);
+    expect_full_capacity(q);  // the eighth enqueue takes it
+    cq_close(q);
+}
+
+TEST_F(DeadMidOperation, ADamagedPendingRunIsCorruption) {
+    // Lane 0 is the one the next handle's thread takes.
+    for (uint64_t run : {L::pending_run(0x7FFFFFF0u, 1), L::pending_run(1, 0xFFFFFFFFu)}) {
+        std::string b = good_;
+        put<uint64_t>(b, lane_off(0) + offsetof(L::Lane, pending), run);
+        spit(path_, b);
+        cq_queue *q;
+        ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+        char buf[32];
+        size_t len;
+        EXPECT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_ECORRUPT);
+        cq_close(q);
+        spit(path_, b);
+        ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+        EXPECT_EQ(cq_recover(q, nullptr), CQ_ECORRUPT);
+        EXPECT_NE(std::string(cq_last_error()).find("pending"), std::string::npos)
+            << cq_last_error();
+        cq_close(q);
+    }
 }
 
 TEST_F(DeadMidOperation, ATailThatLeadsNowhereIsCorruption) {

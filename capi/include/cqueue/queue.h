@@ -57,7 +57,9 @@ typedef struct cq_queue_stats {
     uint32_t capacity;
     uint32_t max_message_size;
     uint64_t length;     /**< messages queued now (exact when no operation is in flight) */
-    uint64_t free_nodes; /**< nodes on the free list now (exact when quiescent) */
+    uint64_t free_nodes; /**< nodes a producer can take now: on the free lists, or finished
+                              by consumers and waiting to be proven past the tail (exact when
+                              quiescent) */
     uint64_t enqueued;   /**< totals since creation */
     uint64_t dequeued;
     uint64_t reclaimed; /**< nodes returned by recovery since creation */
