@@ -58,15 +58,16 @@ constexpr bool is_hard(uint64_t link) {
 
 // A lane's pending run (Lane::pending): `count` nodes from `first` along
 // their next links, unlinked by this lane's consumer before it knew that
-// tail had passed them. 0 = none.
+// tail had passed them; packed as a tagged index with the count for the
+// tag. 0 = none.
 constexpr uint64_t pending_run(uint32_t first, uint32_t count) {
-    return (static_cast<uint64_t>(count) << 32) | first;
+    return tagged(first, count);
 }
 constexpr uint32_t run_first(uint64_t r) {
-    return static_cast<uint32_t>(r);
+    return idx_of(r);
 }
 constexpr uint32_t run_count(uint64_t r) {
-    return static_cast<uint32_t>(r >> 32);
+    return tag_of(r);
 }
 
 // ---- recovery gate ----------------------------------------------------------
