@@ -1,6 +1,6 @@
 // The shared-memory layout of a queue region, version 2 (docs/queue-region.md).
 //
-//   [RegionHeader, 4096 bytes][Lane x lane_count, 64 bytes each][Node x node_count]
+//   [RegionHeader, 4096 bytes][Lane x lane_count, 128 bytes each][Node x node_count]
 //
 // No pointers: links are 32-bit node indices; kNil ends a list. Words that
 // are CASed carry a 32-bit ABA tag beside the index in one 64-bit atomic and
@@ -139,12 +139,16 @@ struct alignas(64) Lane {
     Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
     Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
     uint32_t reserved0;
+    uint64_t reserved1;  // version 1: tail_seen
+    uint64_t reserved;
     // Nodes this lane's consumer unlinked and is done with, waiting for
     // proof that tail passed them (pending_run; see ms_queue.hpp). Taken
     // with an exchange by the holder, by a producer that finds the queue
-    // full, or by recovery.
-    Atomic64 pending;
-    uint64_t reserved;
+    // full, or by recovery. On a line of its own: producers that find the
+    // queue full read every lane's, and must not take the line the holder
+    // writes on every operation.
+    alignas(64) Atomic64 pending;
+    uint64_t reserved2[7];
 };
 
 // ---- node ------------------------------------------------------------------------
@@ -171,7 +175,7 @@ static_assert(offsetof(RegionHeader, init_state) == 128);
 static_assert(offsetof(RegionHeader, head) % 64 == 0 && offsetof(RegionHeader, tail) % 64 == 0);
 static_assert(offsetof(RegionHeader, free_top) % 64 == 0);
 static_assert(offsetof(RegionHeader, gate) % 64 == 0);
-static_assert(sizeof(Lane) == 64 && alignof(Lane) == 64);
+static_assert(sizeof(Lane) == 128 && alignof(Lane) == 64);
 static_assert(sizeof(NodeHeader) == 32);
 static_assert(offsetof(NodeHeader, next) % 8 == 0 && offsetof(NodeHeader, len) % 4 == 0);
 

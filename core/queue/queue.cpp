@@ -29,7 +29,6 @@ void on_fork_child() {
 constexpr uint32_t kMaxClaim = 256;            // messages per head CAS in a batch
 constexpr int kSpinTries = 200;                // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
-constexpr uint64_t kStealBackoffNs = 20'000;   // after a look for pending runs found none
 
 const uint32_t *futex_word(const Atomic32 &a) {
     return reinterpret_cast<const uint32_t *>(&a);
@@ -206,12 +205,6 @@ bool Queue::release_run(uint64_t run, Freed *f) {
 }
 
 bool Queue::take_pending_runs(Lane *lane) {
-    // Reading every lane's pending word takes lines consumers write on each
-    // dequeue; after a look that found nothing, wait a little before the
-    // next (a producer polling a full queue would otherwise slow the very
-    // consumers it waits for).
-    const uint64_t now = monotonic_ns();
-    if (now - last_empty_steal_ns_.load(std::memory_order_relaxed) < kStealBackoffNs) return false;
     Freed f;
     Lane *lanes = region_->lanes();
     const uint32_t used =
@@ -230,7 +223,6 @@ bool Queue::take_pending_runs(Lane *lane) {
         }
     }
     if (f.count) free_chain(lane, f.first, f.last, f.count);
-    if (!f.count) last_empty_steal_ns_.store(now, std::memory_order_relaxed);
     return f.count != 0;
 }
 

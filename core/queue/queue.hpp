@@ -132,9 +132,8 @@ class Queue {
     bool auto_recover_ = true;
     bool gate_enabled_ = true;
     std::atomic<uint64_t> last_full_check_ns_{0};
-    std::atomic<uint64_t> last_empty_steal_ns_{0};  // take_pending_runs found nothing then
-    std::atomic<uint32_t> interrupts_{0};           // interrupt() calls; a wait ends when it moves
-    uint32_t lane_stack_max_;  // a lane hands its free nodes over past this many
+    std::atomic<uint32_t> interrupts_{0};  // interrupt() calls; a wait ends when it moves
+    uint32_t lane_stack_max_;              // a lane hands its free nodes over past this many
 };
 
 }  // namespace cq

@@ -366,6 +366,33 @@ TEST_F(Queue, LargeBatchesCrossTheClaimLimit) {
     for (uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(out[i], i);
 }
 
+TEST_F(Queue, ABlockedProducerGetsTheNodeADequeueLeftPending) {
+    // Capacity 1: the dequeue that empties the queue cannot prove yet that
+    // tail passed the node it unlinked (no link after it), so that node is
+    // its lane's pending run, and the producer it wakes must take it. A
+    // producer that had just looked in vain must look again when woken,
+    // or it sleeps until its timeout with a node there for it.
+    cq_queue *q = create(1, 8);
+    char buf[8];
+    size_t len;
+    for (int round = 0; round < 300; ++round) {
+        ASSERT_EQ(cq_enqueue(q, "x", 1), CQ_OK);
+        std::thread t([&, round] {
+            const auto until =
+                std::chrono::steady_clock::now() + std::chrono::microseconds(round % 40);
+            while (std::chrono::steady_clock::now() < until) {
+            }
+            char b[8];
+            size_t l;
+            EXPECT_EQ(cq_dequeue_wait(q, b, 8, &l, CQ_WAIT_FOREVER), CQ_OK);
+        });
+        ASSERT_EQ(cq_enqueue_wait(q, "y", 1, 2'000'000'000), CQ_OK) << "round " << round;
+        t.join();
+        ASSERT_EQ(cq_dequeue(q, buf, 8, &len), CQ_OK);
+        EXPECT_EQ(buf[0], 'y');
+    }
+}
+
 TEST_F(Queue, WaitTimesOutAndWakes) {
     cq_queue *q = create(2, 8);
     char buf[8];
