@@ -114,11 +114,7 @@ TEST_F(CliBroker, DurableSubKilledBySigkillResumesAtItsAck) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     std::vector<std::string> args = {"sub", dir_, "k", "--durable", "victim"};
-    std::vector<char *> argv;
-    static char name[] = "cqueue";
-    argv.push_back(name);
-    for (const std::string &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
+    std::vector<char *> argv = cli_argv(args);
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(fds[1], 1);

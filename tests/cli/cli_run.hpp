@@ -32,6 +32,15 @@ inline std::string describe(const std::vector<std::string> &args, const Result &
 
 // Runs the CLI with args; stdin is `input` (or /dev/null), stdout and stderr
 // go to files in dir. Starts it and returns its pid; finish() collects it.
+// execv's argv for the CLI: "cqueue", args, nullptr (args must outlive it).
+inline std::vector<char *> cli_argv(const std::vector<std::string> &args) {
+    static char name[] = "cqueue";
+    std::vector<char *> argv{name};
+    for (const std::string &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    return argv;
+}
+
 inline pid_t start(const cqtest::TempDir &dir, const std::string &tag,
                    const std::vector<std::string> &args, const std::string *input) {
     const std::string in = dir.file(tag + ".in"), out = dir.file(tag + ".out"),
@@ -42,11 +51,7 @@ inline pid_t start(const cqtest::TempDir &dir, const std::string &tag,
         std::fwrite(input->data(), 1, input->size(), f);
         std::fclose(f);
     }
-    std::vector<char *> argv;
-    static char name[] = "cqueue";
-    argv.push_back(name);
-    for (const std::string &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
+    std::vector<char *> argv = cli_argv(args);
     const pid_t pid = ::fork();
     if (pid == 0) {
         const int i = ::open(input ? in.c_str() : "/dev/null", O_RDONLY);
