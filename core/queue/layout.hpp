@@ -148,7 +148,12 @@ struct alignas(64) Lane {
     // queue full read every lane's, and must not take the line the holder
     // writes on every operation.
     alignas(64) Atomic64 pending;
-    uint64_t reserved2[7];
+    // The node right after the pending run (written before it is published):
+    // tells the holder, without walking the run, whether its next claim
+    // continues it.
+    Atomic32 pending_next;
+    uint32_t reserved3;
+    uint64_t reserved2[6];
 };
 
 // ---- node ------------------------------------------------------------------------

@@ -338,18 +338,17 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
         if (old) {
             // Still unproven: if it ends right before S (no other consumer in
             // between), one run holds both; else prove it the slow way.
-            uint32_t end = run_first(old);
-            for (uint32_t k = 1; k < run_count(old) && k < arena_.count && arena_.valid(end); ++k)
-                end = idx_of(arena_.node(end)->next.load(std::memory_order_relaxed));
-            if (run && arena_.valid(end) &&
-                idx_of(arena_.node(end)->next.load(std::memory_order_relaxed)) == c.old_dummy) {
+            if (run && lane->pending_next.load(std::memory_order_relaxed) == c.old_dummy) {
                 run = pending_run(run_first(old), run_count(old) + run_count(run));
             } else if (!ms_queue::tail_to_end(arena_) || !release_run(old, &f)) {
                 bad_run = true;
             }
         }
         // release: the run's bits and links are visible to whoever takes it.
-        if (run) lane->pending.store(run, std::memory_order_release);
+        if (run) {
+            lane->pending_next.store(ids[c.count - 1], std::memory_order_relaxed);
+            lane->pending.store(run, std::memory_order_release);
+        }
         if (f.count) free_chain(lane, f.first, f.last, f.count);
         lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
                              std::memory_order_relaxed);
