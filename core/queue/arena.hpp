@@ -2,9 +2,11 @@
 // Every index that came from shared memory goes through valid() first.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "core/queue/layout.hpp"
+#include "core/util/prefetch.hpp"
 
 namespace cq {
 
@@ -20,6 +22,38 @@ struct Arena {
         return reinterpret_cast<layout::NodeHeader *>(nodes + stride * i);
     }
     char *data(uint32_t i) const { return nodes + stride * i + sizeof(layout::NodeHeader); }
+    bool prefetchw = cpu_has_prefetchw();
+
+    // Starts fetching, for writing, the node that i's hint names (see
+    // NodeHeader::ahead); i must be valid, the hint is checked here.
+    void prefetch_ahead(uint32_t i) const {
+        const uint32_t h = node(i)->ahead.load(std::memory_order_relaxed);
+        if (valid(h)) prefetch_for_write(node(h), prefetchw);
+    }
+};
+
+// Sets the `ahead` hints of a chain that is being built node by node in
+// chain order: each node's hint names the node added kAhead places later,
+// and finish() clears the last kAhead nodes' hints (whatever they held came
+// from the list they were on before, and names nodes now elsewhere).
+class AheadLinker {
+  public:
+    void add(const Arena &a, uint32_t n) {
+        uint32_t &slot = recent_[count_ % layout::kAhead];
+        if (count_ >= layout::kAhead) a.node(slot)->ahead.store(n, std::memory_order_relaxed);
+        slot = n;
+        ++count_;
+    }
+    void finish(const Arena &a) {
+        for (uint32_t k = count_ > layout::kAhead ? count_ - layout::kAhead : 0; k < count_; ++k)
+            a.node(recent_[k % layout::kAhead])
+                ->ahead.store(layout::kNil, std::memory_order_relaxed);
+        count_ = 0;
+    }
+
+  private:
+    uint32_t recent_[layout::kAhead];
+    uint32_t count_ = 0;
 };
 
 }  // namespace cq

@@ -45,6 +45,9 @@ inline PopResult pop_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t 
             // some thread once stored, all of which are valid; out of range
             // means the region itself is damaged.
             if (!a.valid(next)) return PopResult::corrupt;
+            // The walk is serial, one line per node; the hint lets the line
+            // kAhead nodes on arrive meanwhile (we are about to write it).
+            a.prefetch_ahead(cur);
             cur = next;
             ++n;
             next = a.node(cur)->free_next.load(std::memory_order_relaxed);

@@ -164,13 +164,21 @@ inline constexpr uint32_t kCopied = 1;    // its consumer copied the message out
 inline constexpr uint32_t kUnlinked = 2;  // a dequeue moved head past it
 inline constexpr uint32_t kTailPast = 4;  // tail is known to have moved past it
 inline constexpr uint32_t kDoneAll = kCopied | kUnlinked | kTailPast;
+inline constexpr uint32_t kAhead = 8;  // NodeHeader::ahead's distance
 
 struct NodeHeader {
     Atomic64 next;       // M&S next (tagged)
     Atomic32 free_next;  // Treiber link (index only: the top carries the tag)
     Atomic32 len;        // message length in bytes
     Atomic32 done;       // kCopied | kUnlinked | kTailPast, 0 while free
-    uint32_t reserved0;
+    // A hint, never trusted: the node kAhead places further along the chain
+    // this node was put on (a producer's chain of messages, a consumer's
+    // chain of freed nodes), or kNil. Walks prefetch it, so that a walk of
+    // a chain waits for the first kAhead nodes' lines only and the rest
+    // arrive while it works (the nodes of a chain are scattered over the
+    // arena). Stale or wrong, it costs one wasted prefetch. Versions before
+    // 1.1 left it 0 and ignore it.
+    Atomic32 ahead;
     uint64_t reserved1;  // version 1: the list position
 };
 

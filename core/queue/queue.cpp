@@ -152,24 +152,35 @@ void Queue::wake_not_full() {
     }
 }
 
+// Gathers up to `want` nodes into one chain: this lane's stack first, then
+// the global one, then other lanes' (what is free may sit there). A source
+// that has enough costs one CAS; more sources are tried only for the rest.
 free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *first, uint32_t *last,
                                        uint32_t *got) {
     using free_list::PopResult;
-    PopResult r = free_list::pop_chain(arena_, lane->free_top, want, first, last, got);
-    if (r != PopResult::empty) return r;
-    r = free_list::pop_chain(arena_, hdr_->free_top, want, first, last, got);
-    if (r != PopResult::empty) return r;
-    // Both empty: what is free sits in other lanes' stacks. Steal.
+    *got = 0;
+    auto from = [&](Atomic64 &top) {
+        uint32_t f, l, n;
+        const PopResult r = free_list::pop_chain(arena_, top, want - *got, &f, &l, &n);
+        if (r != PopResult::ok) return r == PopResult::corrupt;
+        if (*got == 0)
+            *first = f;
+        else
+            arena_.node(*last)->free_next.store(f, std::memory_order_relaxed);
+        *last = l;
+        *got += n;
+        return false;
+    };
+    if (from(lane->free_top) || (*got < want && from(hdr_->free_top))) return PopResult::corrupt;
     Lane *lanes = region_->lanes();
     const uint32_t used =
         std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
-    for (uint32_t i = 0; i < used; ++i) {
+    for (uint32_t i = 0; i < used && *got < want; ++i) {
         if (&lanes[i] == lane || idx_of(lanes[i].free_top.load(std::memory_order_relaxed)) == kNil)
             continue;
-        r = free_list::pop_chain(arena_, lanes[i].free_top, want, first, last, got);
-        if (r != PopResult::empty) return r;
+        if (from(lanes[i].free_top)) return PopResult::corrupt;
     }
-    return PopResult::empty;
+    return *got ? PopResult::ok : PopResult::empty;
 }
 
 void Queue::free_chain(Lane *lane, uint32_t first, uint32_t last, uint32_t count) {
@@ -187,6 +198,7 @@ void Queue::release_into(uint32_t n, uint32_t bits, Freed *f) {
         arena_.node(f->last)->free_next.store(n, std::memory_order_relaxed);
     f->last = n;
     ++f->count;
+    f->ahead.add(arena_, n);
 }
 
 bool Queue::release_run(uint64_t run, Freed *f) {
@@ -222,6 +234,7 @@ bool Queue::take_pending_runs(Lane *lane) {
             break;
         }
     }
+    f.ahead.finish(arena_);
     if (f.count) free_chain(lane, f.first, f.last, f.count);
     return f.count != 0;
 }
@@ -249,10 +262,24 @@ void Queue::hand_over(Lane *lane) {
 Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
     uint32_t first, last, got;
     free_list::PopResult popped = take_nodes(lane, count, &first, &last, &got);
-    // No free node: consumers may hold some that only wait for proof that
-    // tail passed them. Make it so and take them.
-    if (popped == free_list::PopResult::empty && take_pending_runs(lane))
-        popped = take_nodes(lane, count, &first, &last, &got);
+    // Too few free nodes: consumers may hold some that only wait for proof
+    // that tail passed them. Make it so and take them.
+    if (popped != free_list::PopResult::corrupt && got < count && take_pending_runs(lane)) {
+        uint32_t more_first, more_last, more;
+        const free_list::PopResult again =
+            take_nodes(lane, count - got, &more_first, &more_last, &more);
+        if (again == free_list::PopResult::corrupt) {
+            popped = again;
+        } else if (again == free_list::PopResult::ok) {
+            if (got)
+                arena_.node(last)->free_next.store(more_first, std::memory_order_relaxed);
+            else
+                first = more_first;
+            last = more_last;
+            got += more;
+            popped = free_list::PopResult::ok;
+        }
+    }
     switch (popped) {
         case free_list::PopResult::empty:
             return Errc::full;
@@ -264,8 +291,10 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
     // The chain is ours alone now; only its atomics may still be read by
     // threads holding stale indices, and they will fail their CASes.
     uint32_t cur = first;
+    AheadLinker ahead;
     for (uint32_t i = 0; i < got; ++i) {
         NodeHeader *n = arena_.node(cur);
+        ahead.add(arena_, cur);
         n->len.store(static_cast<uint32_t>(msgs[i].len), std::memory_order_relaxed);
         if (msgs[i].len) std::memcpy(arena_.data(cur), msgs[i].data, msgs[i].len);
         uint32_t nxt = i + 1 < got ? n->free_next.load(std::memory_order_relaxed) : kNil;
@@ -275,6 +304,7 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         ms_queue::set_next(arena_, cur, nxt);  // E3, with the chain's inner links
         cur = nxt;
     }
+    ahead.finish(arena_);
     if (!ms_queue::link_chain(arena_, first, last))
         return mark_corrupt("queue list is damaged (index out of range or a cycle)");
     lane->enqueued.store(lane->enqueued.load(std::memory_order_relaxed) + got,
@@ -349,6 +379,7 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
             lane->pending_next.store(ids[c.count - 1], std::memory_order_relaxed);
             lane->pending.store(run, std::memory_order_release);
         }
+        f.ahead.finish(arena_);
         if (f.count) free_chain(lane, f.first, f.last, f.count);
         lane->dequeued.store(lane->dequeued.load(std::memory_order_relaxed) + c.count,
                              std::memory_order_relaxed);

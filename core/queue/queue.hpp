@@ -106,6 +106,7 @@ class Queue {
     // Nodes freed by one step, pushed on a free stack together.
     struct Freed {
         uint32_t first = layout::kNil, last = layout::kNil, count = 0;
+        AheadLinker ahead;  // the chain's prefetch hints
     };
     // Marks `bits` done on n; adds it to *f if that completed it.
     void release_into(uint32_t n, uint32_t bits, Freed *f);

@@ -315,6 +315,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
             leave(self);
             return mark_corrupt("a pending run's links are damaged");
         }
+    f.ahead.finish(arena_);
     if (f.count) push(f.first, f.last, f.count);
     for (auto &[i, owner] : dead) lanes_->retire_dead(i, owner);
     hdr_->recoveries.fetch_add(1, std::memory_order_relaxed);

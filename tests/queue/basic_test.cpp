@@ -393,6 +393,37 @@ TEST_F(Queue, ABlockedProducerGetsTheNodeADequeueLeftPending) {
     }
 }
 
+TEST_F(Queue, ABatchTakesEveryFreeNodeWhereverItWaits) {
+    // A batch enqueues the longest prefix for which free nodes exist, also
+    // when they are spread over the global stack, another lane's stack and
+    // another lane's pending run (a consumer thread has its own lane).
+    cq_queue *q = create(256, 8);
+    for (uint32_t round = 1; round <= 5; ++round) {
+        std::vector<cq_iov> msgs(256, cq_iov{"m", 1});
+        ASSERT_EQ(cq_enqueue_batch(q, msgs.data(), msgs.size()), 256) << cq_last_error();
+        // Frees `round` nodes in another lane, singly: some end in its
+        // stack, the last ones in its pending run.
+        std::thread t([&] {
+            char b[8];
+            size_t l;
+            for (uint32_t i = 0; i < round + 2; ++i) EXPECT_EQ(cq_dequeue(q, b, 8, &l), CQ_OK);
+        });
+        t.join();
+        EXPECT_EQ(cq_enqueue_batch(q, msgs.data(), msgs.size()), static_cast<int>(round + 2))
+            << "round " << round << ": " << cq_last_error();
+        EXPECT_EQ(cq_enqueue(q, "m", 1), CQ_EFULL);
+        char buf[8];
+        cq_rbuf rb[256];
+        for (cq_rbuf &r : rb) r = {buf, sizeof buf, 0};
+        int got = 0;
+        while (got < 256) {
+            const int r = cq_dequeue_batch(q, rb, 256 - got);
+            ASSERT_GT(r, 0) << cq_last_error();
+            got += r;
+        }
+    }
+}
+
 TEST_F(Queue, WaitTimesOutAndWakes) {
     cq_queue *q = create(2, 8);
     char buf[8];

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <thread>
@@ -288,6 +289,40 @@ TEST_F(Corrupt, MessageLengthBeyondTheMaximum) {
     std::vector<char> big(64);
     size_t len = 0;
     EXPECT_EQ(cq_dequeue(q, big.data(), big.size(), &len), CQ_ECORRUPT);
+    cq_close(q);
+}
+
+// NodeHeader::ahead is only a prefetch hint: out of range, self-naming or
+// naming nodes of another list, it changes nothing a caller sees.
+TEST_F(Corrupt, PrefetchHintsAreNeverTrusted) {
+    std::string b = good_;
+    const uint32_t nodes = get<uint32_t>(b, offsetof(L::RegionHeader, node_count));
+    const uint32_t junk[] = {0xFFFFFFF0u, 0x7FFFFFFFu, nodes, 0, L::kNil};
+    for (uint32_t i = 0; i < nodes; ++i)
+        put<uint32_t>(b, node_off(i) + offsetof(L::NodeHeader, ahead),
+                      i % 2 ? i : junk[i % std::size(junk)]);
+    spit(path_, b);
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q), CQ_OK);
+    char buf[8][32];
+    cq_rbuf rb[8];
+    for (int i = 0; i < 8; ++i) rb[i] = {buf[i], sizeof buf[i], 0};
+    ASSERT_EQ(cq_dequeue_batch(q, rb, 8), 3) << cq_last_error();
+    EXPECT_EQ(std::string(buf[2], rb[2].len), "three");
+    for (int round = 0; round < 3; ++round) {
+        cq_iov iov[8];
+        std::string text[8];
+        for (int i = 0; i < 8; ++i) {
+            text[i] = std::to_string(round * 8 + i);
+            iov[i] = {text[i].data(), text[i].size()};
+        }
+        ASSERT_EQ(cq_enqueue_batch(q, iov, 8), 8) << cq_last_error();
+        ASSERT_EQ(cq_dequeue_batch(q, rb, 8), 8) << cq_last_error();
+        for (int i = 0; i < 8; ++i) EXPECT_EQ(std::string(buf[i], rb[i].len), text[i]);
+    }
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    EXPECT_EQ(st.free_nodes + st.length, st.capacity);
     cq_close(q);
 }
 
