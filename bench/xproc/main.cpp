@@ -471,15 +471,25 @@ int run(const Options &opt, int argc, char **argv) {
     std::printf("\nother ratios (no target):\n");
     for (uint32_t size : kSizes)
         for (int procs : {1, 2}) {
-            const double cq = m("cqueue", size, procs);
-            auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : 0.0; };
+            // "n/a" for a cell that did not run; marked like the targets when
+            // the two cells saw different placement.
+            auto ratio = [&](const std::string &a, const std::string &b) {
+                const double x = m(a, size, procs), y = m(b, size, procs);
+                if (x <= 0 || y <= 0) return std::string("n/a");
+                const double lx = line_of(a, size, procs), ly = line_of(b, size, procs);
+                char t[64];
+                std::snprintf(t, sizeof t, "%.2fx%s", x / y,
+                              lx > 0 && ly > 0 && std::max(lx, ly) > 1.5 * std::min(lx, ly)
+                                  ? " (not comparable)"
+                                  : "");
+                return std::string(t);
+            };
             std::printf(
-                "  %3u B %s: cqueue/Boost %.2fx, cqueue/POSIX mq %.2fx, cqueue/pipe %.2fx, "
-                "batch/single %.2fx, cqueue(wait)/Boost %.2fx\n",
-                size, procs == 1 ? "1P1C" : "2P2C", ratio(cq, m("boost", size, procs)),
-                ratio(cq, m("posix", size, procs)), ratio(cq, m("pipe", size, procs)),
-                ratio(m("cqueue-batch", size, procs), cq),
-                ratio(m("cqueue-wait", size, procs), m("boost", size, procs)));
+                "  %3u B %s: cqueue/Boost %s, cqueue/POSIX mq %s, cqueue/pipe %s, "
+                "batch/single %s, cqueue(wait)/Boost %s\n",
+                size, procs == 1 ? "1P1C" : "2P2C", ratio("cqueue", "boost").c_str(),
+                ratio("cqueue", "posix").c_str(), ratio("cqueue", "pipe").c_str(),
+                ratio("cqueue-batch", "cqueue").c_str(), ratio("cqueue-wait", "boost").c_str());
         }
     bool all_ok = true;
     // The cells that ran (the verdicts' lookups add empty ones for --only).
