@@ -239,12 +239,19 @@ class _Turn:
     holds the turn while it waits in the library; a call that does not wait and finds it held
     by a poll ends that wait with the subscription's interrupt and goes first (polls waiting
     for the turn let such calls go first); the poll then waits again. So an ack from another
-    thread is not held up until a record comes."""
+    thread is not held up until a record comes.
+
+    The holder is recorded with its thread, and a caller takes the turn inside the try whose
+    finally calls release_mine(): a KeyboardInterrupt (or any exception) arriving anywhere
+    after the turn was taken, even before take_*() returned, still gives it back."""
 
     def __init__(self):
         self._cv = threading.Condition()
-        self._holder = None  # None, "poll" or "call"
+        self._holder = None  # None, or ("poll" or "call", the holder's thread ident)
         self._urgent = 0  # calls that do not wait, waiting for the turn
+
+    def _polling(self):
+        return self._holder is not None and self._holder[0] == "poll"
 
     def take_to_poll(self, timeout):
         """Take the turn for a poll, after the calls that do not wait; False if it did not
@@ -252,7 +259,7 @@ class _Turn:
         with self._cv:
             if not self._cv.wait_for(lambda: self._holder is None and not self._urgent, timeout):
                 return False
-            self._holder = "poll"
+            self._holder = ("poll", threading.get_ident())
             return True
 
     def take(self, interrupt, *args):
@@ -261,18 +268,20 @@ class _Turn:
         with self._cv:
             self._urgent += 1
             try:
-                _interrupt_until(self._cv, lambda: self._holder != "poll", interrupt, *args)
+                _interrupt_until(self._cv, lambda: not self._polling(), interrupt, *args)
                 self._cv.wait_for(lambda: self._holder is None)  # another call that does not wait
-                self._holder = "call"
+                self._holder = ("call", threading.get_ident())
             finally:
                 self._urgent -= 1
                 if self._holder is None:
                     self._cv.notify_all()  # polls that let this call go first
 
-    def release(self):
+    def release_mine(self):
+        """Give the turn back if this thread holds it (the finally of every take)."""
         with self._cv:
-            self._holder = None
-            self._cv.notify_all()
+            if self._holder is not None and self._holder[1] == threading.get_ident():
+                self._holder = None
+                self._cv.notify_all()
 
 
 def version():
@@ -772,9 +781,9 @@ class Subscription(_Closable):
             come in before the next (wait_call calls this again after CQ_ECANCELED). The
             time the turn took counts against ns."""
             start = time.monotonic()
-            if not self._turn.take_to_poll(None if ns < 0 else ns / 1e9):
-                return _s.ETIMEDOUT
             try:
+                if not self._turn.take_to_poll(None if ns < 0 else ns / 1e9):
+                    return _s.ETIMEDOUT
                 if self._g._closed:
                     return _s.ECANCELED  # wait_call raises Closed
                 if ns > 0:
@@ -783,7 +792,7 @@ class Subscription(_Closable):
                         return _s.ETIMEDOUT
                 return poll(ns)
             finally:
-                self._turn.release()
+                self._turn.release_mine()
 
         rc = self._call(poll, 0) if timeout == 0 else self._g.wait_call(True, timeout, wait)
         if rc != _s.ETIMEDOUT:
@@ -793,11 +802,11 @@ class Subscription(_Closable):
     def _call(self, fn, *args):
         """fn(*args), a facade call that does not wait, with the turn (see _Turn)."""
         def run():
-            self._turn.take(_s.cqb_sub_interrupt, self._h)
             try:
+                self._turn.take(_s.cqb_sub_interrupt, self._h)
                 return fn(*args)
             finally:
-                self._turn.release()
+                self._turn.release_mine()
 
         return self._g.call(run)
 
