@@ -4,7 +4,8 @@
 // consumer frees into its own lane's stack, a line no other process writes,
 // and hands a full stack to the global one in one CAS; a producer pops from
 // its own lane, then the global stack, and steals from other lanes only when
-// both are empty (docs/recovery.md).
+// those two have fewer nodes than it wants (Queue::take_nodes,
+// docs/recovery.md).
 //
 // Invariant: every node is in exactly one of {free list, queue (M&S list),
 // held by one live operation, held by a dead process (orphan)}. The tag on
