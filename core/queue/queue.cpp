@@ -216,8 +216,7 @@ bool Queue::release_run(uint64_t run, Freed *f) {
     return true;
 }
 
-bool Queue::take_pending_runs(Lane *lane) {
-    Freed f;
+bool Queue::take_runs(Freed *f) {
     Lane *lanes = region_->lanes();
     const uint32_t used =
         std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
@@ -228,12 +227,16 @@ bool Queue::take_pending_runs(Lane *lane) {
         if (!run) continue;
         // Its nodes were unlinked before we took it; tail at the end of the
         // list now has passed them. (In the other order, a run published
-        // after tail reached the end could hold the node tail is at.)
-        if (!ms_queue::tail_to_end(arena_) || !release_run(run, &f)) {
-            mark_corrupt("queue list or a pending run is damaged");
-            break;
-        }
+        // after tail reached the end could hold the node tail is at.) After
+        // the first run tail is usually at the end already: two loads.
+        if (!ms_queue::tail_to_end(arena_) || !release_run(run, f)) return false;
     }
+    return true;
+}
+
+bool Queue::take_pending_runs(Lane *lane) {
+    Freed f;
+    if (!take_runs(&f)) mark_corrupt("queue list or a pending run is damaged");
     f.ahead.finish(arena_);
     if (f.count) free_chain(lane, f.first, f.last, f.count);
     return f.count != 0;

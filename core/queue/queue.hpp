@@ -113,8 +113,12 @@ class Queue {
     // Sets kTailPast on every node of a pending run (the caller took it and
     // knows tail passed it). False if the run's links are damaged.
     bool release_run(uint64_t run, Freed *f);
-    // A producer that found no free node: moves tail to the end and takes
-    // every lane's pending run. True if that freed a node.
+    // Takes every lane's pending run (an exchange makes the taker its only
+    // releaser), moves tail to the end of the list and releases the runs'
+    // nodes into *f. False if the list or a run is damaged.
+    bool take_runs(Freed *f);
+    // A producer that found too few free nodes: take_runs, and the freed
+    // nodes onto this lane's stack. True if that freed a node.
     bool take_pending_runs(layout::Lane *lane);
     void hand_over(layout::Lane *lane);
     // How long recovery may keep the gate closed: the quiesce bound plus a

@@ -290,31 +290,14 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     // end of the list, which passes them all.
     Freed f;
     if (s.dummy_uncopied) release_into(s.dummy, kCopied, &f);
-    // Take the runs first, then move tail: only nodes unlinked before tail
-    // reaches the end are proven passed by it.
-    Lane *all = region_->lanes();
-    std::vector<uint64_t> runs;
-    try {
-        runs.reserve(used);
-    } catch (const std::bad_alloc &) {
-        // No memory: the runs stay with their holders (or the next producer
-        // that finds the queue full).
-    }
-    for (uint32_t i = 0; i < used && runs.capacity() >= used; ++i) {
-        if (all[i].pending.load(std::memory_order_relaxed) == 0) continue;
-        if (const uint64_t run = all[i].pending.exchange(0, std::memory_order_acq_rel))
-            runs.push_back(run);
-    }
-    if (!ms_queue::tail_to_end(arena_)) {
+    // take_runs moves tail to the end after taking each run; the nodes
+    // behind head were unlinked before this, so that passes them too (the
+    // tail_to_end here covers a reap that finds no run).
+    if (!take_runs(&f) || !ms_queue::tail_to_end(arena_)) {
         leave(self);
-        return mark_corrupt("queue list is damaged (index out of range or a cycle)");
+        return mark_corrupt("queue list or a pending run is damaged");
     }
     for (auto [n, bits] : s.behind) release_into(n, bits | kTailPast, &f);
-    for (uint64_t run : runs)
-        if (!release_run(run, &f)) {
-            leave(self);
-            return mark_corrupt("a pending run's links are damaged");
-        }
     f.ahead.finish(arena_);
     if (f.count) push(f.first, f.last, f.count);
     for (auto &[i, owner] : dead) lanes_->retire_dead(i, owner);
