@@ -152,13 +152,13 @@ void Queue::wake_not_full() {
     }
 }
 
-// Gathers up to `want` nodes into one chain: this lane's stack first, then
-// the global one, then other lanes' (what is free may sit there). A source
-// that has enough costs one CAS; more sources are tried only for the rest.
+// Extends the chain first..last of *got nodes (none yet: *got == 0) up to
+// `want` nodes: this lane's stack first, then the global one, then other
+// lanes' (what is free may sit there). A source that has enough costs one
+// CAS; more sources are tried only for the rest.
 free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *first, uint32_t *last,
                                        uint32_t *got) {
     using free_list::PopResult;
-    *got = 0;
     auto from = [&](Atomic64 &top) {
         uint32_t f, l, n;
         const PopResult r = free_list::pop_chain(arena_, top, want - *got, &f, &l, &n);
@@ -171,7 +171,8 @@ free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *firs
         *got += n;
         return false;
     };
-    if (from(lane->free_top) || (*got < want && from(hdr_->free_top))) return PopResult::corrupt;
+    if ((*got < want && from(lane->free_top)) || (*got < want && from(hdr_->free_top)))
+        return PopResult::corrupt;
     Lane *lanes = region_->lanes();
     const uint32_t used =
         std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
@@ -263,26 +264,12 @@ void Queue::hand_over(Lane *lane) {
 }
 
 Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32_t *done) {
-    uint32_t first, last, got;
+    uint32_t first = kNil, last = kNil, got = 0;
     free_list::PopResult popped = take_nodes(lane, count, &first, &last, &got);
     // Too few free nodes: consumers may hold some that only wait for proof
     // that tail passed them. Make it so and take them.
-    if (popped != free_list::PopResult::corrupt && got < count && take_pending_runs(lane)) {
-        uint32_t more_first, more_last, more;
-        const free_list::PopResult again =
-            take_nodes(lane, count - got, &more_first, &more_last, &more);
-        if (again == free_list::PopResult::corrupt) {
-            popped = again;
-        } else if (again == free_list::PopResult::ok) {
-            if (got)
-                arena_.node(last)->free_next.store(more_first, std::memory_order_relaxed);
-            else
-                first = more_first;
-            last = more_last;
-            got += more;
-            popped = free_list::PopResult::ok;
-        }
-    }
+    if (popped != free_list::PopResult::corrupt && got < count && take_pending_runs(lane))
+        popped = take_nodes(lane, count, &first, &last, &got);
     switch (popped) {
         case free_list::PopResult::empty:
             return Errc::full;
