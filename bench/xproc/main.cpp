@@ -170,6 +170,10 @@ void print_verdicts(const std::vector<Verdict> &vs) {
 
 // A ratio of two cells whose runs saw different vCPU placement (median line
 // round trips more than 1.5x apart) compares the host, not the transports.
+bool placements_differ(double line_a, double line_b) {
+    return line_a > 0 && line_b > 0 && std::max(line_a, line_b) > 1.5 * std::min(line_a, line_b);
+}
+
 Verdict ratio_verdict(const std::string &what, double num, double den, double want,
                       double num_line = 0, double den_line = 0) {
     Verdict v{what, "n/a", ">= " + std::to_string(static_cast<int>(want)) + "x", false, false};
@@ -177,8 +181,7 @@ Verdict ratio_verdict(const std::string &what, double num, double den, double wa
         char b[96];
         std::snprintf(b, sizeof b, "%.2fx", num / den);
         v.measured = b;
-        if (num_line > 0 && den_line > 0 &&
-            std::max(num_line, den_line) > 1.5 * std::min(num_line, den_line)) {
+        if (placements_differ(num_line, den_line)) {
             std::snprintf(b, sizeof b, "%.2fx, not comparable: line %.0f vs %.0f ns", num / den,
                           num_line, den_line);
             v.measured = b;
@@ -479,9 +482,7 @@ int run(const Options &opt, int argc, char **argv) {
                 const double lx = line_of(a, size, procs), ly = line_of(b, size, procs);
                 char t[64];
                 std::snprintf(t, sizeof t, "%.2fx%s", x / y,
-                              lx > 0 && ly > 0 && std::max(lx, ly) > 1.5 * std::min(lx, ly)
-                                  ? " (not comparable)"
-                                  : "");
+                              placements_differ(lx, ly) ? " (not comparable)" : "");
                 return std::string(t);
             };
             std::printf(
