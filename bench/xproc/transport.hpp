@@ -72,7 +72,7 @@ std::unique_ptr<Transport> make_cqueue(CqMode mode);
 std::unique_ptr<Transport> make_boost_mq();
 std::unique_ptr<Transport> make_posix_mq();
 std::unique_ptr<Transport> make_pipe();
-// One producer, one consumer, 8-byte messages only: the ceiling for a line per message.
+// One producer, one consumer, messages of up to 56 bytes: the ceiling for a line per message.
 std::unique_ptr<Transport> make_line_ring();
 
 }  // namespace cqb
