@@ -3,9 +3,9 @@
 // stack (RegionHeader::free_top) and one per lane (Lane::free_top): a
 // consumer frees into its own lane's stack, a line no other process writes,
 // and hands a full stack to the global one in one CAS; a producer pops from
-// its own lane, then the global stack, and steals from other lanes only when
-// those two have fewer nodes than it wants (Queue::take_nodes,
-// docs/recovery.md).
+// its own lane, then the global stack, and steals another lane's whole stack
+// only when those two have fewer nodes than it wants (Queue::take_nodes and
+// Queue::steal, docs/recovery.md).
 //
 // Invariant: every node is in exactly one of {free list, queue (M&S list),
 // held by one live operation, held by a dead process (orphan)}. The tag on

@@ -179,9 +179,56 @@ free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *firs
     for (uint32_t i = 0; i < used && *got < want; ++i) {
         if (&lanes[i] == lane || idx_of(lanes[i].free_top.load(std::memory_order_relaxed)) == kNil)
             continue;
-        if (from(lanes[i].free_top)) return PopResult::corrupt;
+        if (steal(lane, lanes[i], want, first, last, got)) return PopResult::corrupt;
     }
     return *got ? PopResult::ok : PopResult::empty;
+}
+
+// Takes another lane's whole stack with one CAS: what we need extends our
+// chain, the rest goes on our own stack. A producer that keeps finding the
+// queue full then takes every node a consumer freed since its last look in
+// one CAS on that consumer's lane line, not one CAS per node.
+bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint32_t *last,
+                  uint32_t *got) {
+    const uint32_t f = free_list::take_all(victim.free_top);
+    if (f == kNil) return false;
+    if (!arena_.valid(f)) return true;
+    // The detached chain is ours alone; walk what we need of it.
+    uint32_t cur = f, n = 1;
+    uint32_t next = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
+    while (*got + n < want && next != kNil) {
+        if (!arena_.valid(next) || n > arena_.count) return true;
+        arena_.prefetch_ahead(cur);
+        cur = next;
+        ++n;
+        next = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
+    }
+    if (*got == 0)
+        *first = f;
+    else
+        arena_.node(*last)->free_next.store(f, std::memory_order_relaxed);
+    *last = cur;
+    *got += n;
+    if (next == kNil) return false;
+    if (!arena_.valid(next)) return true;
+    // Only this lane's holder pushes onto its stack and nobody pops an empty
+    // one, so if it is empty now it stays so until our CAS.
+    uint64_t top = lane->free_top.load(std::memory_order_relaxed);
+    if (idx_of(top) == kNil &&
+        lane->free_top.compare_exchange_strong(top, bump(top, next), std::memory_order_seq_cst,
+                                               std::memory_order_relaxed))
+        return false;
+    // Not reached unless the region was tampered with; push the slow way
+    // rather than lose the nodes.
+    uint32_t end = next;
+    for (uint32_t steps = 0;; ++steps) {
+        const uint32_t nx = arena_.node(end)->free_next.load(std::memory_order_relaxed);
+        if (nx == kNil) break;
+        if (!arena_.valid(nx) || steps > arena_.count) return true;
+        end = nx;
+    }
+    free_list::push_chain(arena_, lane->free_top, next, end);
+    return false;
 }
 
 void Queue::free_chain(Lane *lane, uint32_t first, uint32_t last, uint32_t count) {
@@ -410,8 +457,7 @@ int Queue::enqueue_batch(const ConstBuf *msgs, uint32_t count) {
         wake_not_empty();
         return static_cast<int>(done);
     }
-    if (e == Errc::full) {
-        maybe_recover_on_full();
+    if (e == Errc::full && maybe_recover_on_full()) {
         // Recovery may have returned nodes; one more try.
         lane = enter(&e);
         if (!lane) return static_cast<int>(e);
@@ -421,10 +467,9 @@ int Queue::enqueue_batch(const ConstBuf *msgs, uint32_t count) {
             wake_not_empty();
             return static_cast<int>(done);
         }
-        if (e == Errc::full)
-            // Static text: producers poll on this code, no formatting here.
-            fail_static(Errc::full, "queue is full");
     }
+    // Static text: producers poll on this code, no formatting here.
+    if (e == Errc::full) fail_static(Errc::full, "queue is full");
     return static_cast<int>(e);
 }
 
@@ -517,14 +562,16 @@ bool Queue::any_dead_lane() {
     return false;
 }
 
-void Queue::maybe_recover_on_full() {
-    if (!auto_recover_) return;
+bool Queue::maybe_recover_on_full() {
+    if (!auto_recover_) return false;
     uint64_t now = monotonic_ns();
     uint64_t last = last_full_check_ns_.load(std::memory_order_relaxed);
     if (now - last < kFullCheckNs ||
         !last_full_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed))
-        return;
-    if (any_dead_lane()) recover(nullptr);
+        return false;
+    if (!any_dead_lane()) return false;
+    recover(nullptr);
+    return true;
 }
 
 Errc Queue::recover(uint64_t *reclaimed, Audit *audit) {

@@ -97,10 +97,14 @@ class Queue {
     void wake_not_empty();
     void wake_not_full();
     bool any_dead_lane();
-    void maybe_recover_on_full();
+    // On CQ_EFULL: recovers if a peer died (checked at most every 50 ms);
+    // true if it did, and the caller should try once more.
+    bool maybe_recover_on_full();
     Errc reap(layout::Lane *self, uint64_t *reclaimed, Audit *audit);
     // Free-node stacks (free_list.hpp): own lane, global, other lanes.
     // Appends to the chain *first..*last of *got nodes, up to want.
+    bool steal(layout::Lane *lane, layout::Lane &victim, uint32_t want, uint32_t *first,
+               uint32_t *last, uint32_t *got);
     free_list::PopResult take_nodes(layout::Lane *lane, uint32_t want, uint32_t *first,
                                     uint32_t *last, uint32_t *got);
     void free_chain(layout::Lane *lane, uint32_t first, uint32_t last, uint32_t count);

@@ -424,6 +424,52 @@ TEST_F(Queue, ABatchTakesEveryFreeNodeWhereverItWaits) {
     }
 }
 
+TEST_F(Queue, WhatAStealTakesBeyondItsNeedStaysFindable) {
+    // A producer that finds no free node in its own lane or the global stack
+    // takes another lane's whole stack and keeps what it does not need on
+    // its own. Those nodes must stay free for everyone: a third thread, with
+    // a lane of its own, then fills the queue to its capacity exactly.
+    constexpr uint32_t kCap = 4096;  // lane stacks of up to 64 nodes
+    cq_queue *q = create(kCap, 8);
+    for (uint32_t freed : {2u, 9u, 40u, 63u}) {
+        // Singly: each link is then hard, and proves that tail passed the
+        // nodes before it, so the consumer frees them onto its own stack at
+        // once instead of keeping them as a pending run.
+        for (uint32_t i = 0; i < kCap; ++i) ASSERT_EQ(cq_enqueue(q, "m", 1), CQ_OK);
+        std::vector<cq_iov> msgs(kCap, cq_iov{"m", 1});
+        // The consumer stays alive (a thread that exits hands its stack to
+        // the global one) until the producers are done.
+        std::atomic<int> step{0};
+        std::thread consumer([&] {
+            char b[8];
+            size_t l;
+            for (uint32_t i = 0; i < freed; ++i) EXPECT_EQ(cq_dequeue(q, b, 8, &l), CQ_OK);
+            step = 1;
+            while (step != 2) std::this_thread::yield();
+        });
+        while (step != 1) std::this_thread::yield();
+        EXPECT_EQ(cq_enqueue(q, "s", 1), CQ_OK) << cq_last_error();
+        int more = 0;
+        std::thread producer([&] { more = cq_enqueue_batch(q, msgs.data(), msgs.size()); });
+        producer.join();
+        step = 2;
+        consumer.join();
+        EXPECT_EQ(more, static_cast<int>(freed - 1)) << freed << " freed: " << cq_last_error();
+        EXPECT_EQ(cq_enqueue(q, "m", 1), CQ_EFULL);
+        cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+        ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+        EXPECT_EQ(st.free_nodes + st.length, uint64_t{kCap}) << freed << " freed";
+        char buf[8];
+        cq_rbuf rb[512];
+        for (cq_rbuf &r : rb) r = {buf, sizeof buf, 0};
+        for (uint32_t got = 0; got < kCap;) {
+            const int r = cq_dequeue_batch(q, rb, std::min<uint32_t>(512, kCap - got));
+            ASSERT_GT(r, 0) << cq_last_error();
+            got += static_cast<uint32_t>(r);
+        }
+    }
+}
+
 TEST_F(Queue, WaitTimesOutAndWakes) {
     cq_queue *q = create(2, 8);
     char buf[8];
