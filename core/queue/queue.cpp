@@ -232,6 +232,13 @@ bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint
 }
 
 void Queue::free_chain(Lane *lane, uint32_t first, uint32_t last, uint32_t count) {
+    // A chain as long as a lane's stack may grow goes to the global stack
+    // directly: one CAS, where pushing it here and handing the stack over
+    // also walked it to find its end.
+    if (count >= lane_stack_max_) {
+        free_list::push_chain(arena_, hdr_->free_top, first, last);
+        return;
+    }
     free_list::push_chain(arena_, lane->free_top, first, last);
     uint32_t n = lane->free_count.load(std::memory_order_relaxed) + count;
     lane->free_count.store(n, std::memory_order_relaxed);
