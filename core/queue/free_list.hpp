@@ -1,8 +1,9 @@
 // Free-node stacks: Treiber stacks of node indices whose top is a tagged
 // index; the link of a free node is its free_next field. There is one global
 // stack (RegionHeader::free_top) and one per lane (Lane::free_top): a
-// consumer frees into its own lane's stack, a line no other process writes,
-// and hands a full stack to the global one in one CAS; a producer pops from
+// consumer frees into its own lane's stack, which other processes touch only
+// to steal it when they find no free node elsewhere, and hands a full stack
+// to the global one in one CAS; a producer pops from
 // its own lane, then the global stack, and steals another lane's whole stack
 // only when those two have fewer nodes than it wants (Queue::take_nodes and
 // Queue::steal, docs/recovery.md).

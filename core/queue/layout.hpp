@@ -21,7 +21,7 @@ static_assert(Atomic32::is_always_lock_free && Atomic64::is_always_lock_free);
 static_assert(sizeof(Atomic32) == 4 && sizeof(Atomic64) == 8);
 
 inline constexpr uint64_t kMagic = 0x3130455545555143ull;  // "CQUEUE01" little-endian
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr uint32_t kNil = 0xFFFFFFFFu;
 inline constexpr uint32_t kReady = 0x59444552u;  // "REDY": set last by the creator
 inline constexpr uint32_t kDefaultLanes = 512;
@@ -136,24 +136,30 @@ struct alignas(64) Lane {
     Atomic32 waiting;   // bit 0: counted in not_empty_waiters, bit 1: in not_full_waiters
     Atomic64 enqueued;  // cumulative over all holders, written by the holder only
     Atomic64 dequeued;
-    Atomic64 free_top;    // this lane's free-node stack (tagged); others may steal
-    Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
+    uint64_t reserved4;  // version 2: free_top
+    uint32_t reserved5;  // version 2: free_count
     uint32_t reserved0;
     uint64_t reserved1;  // version 1: tail_seen
     uint64_t reserved;
+    // The second line holds what other processes read and take: producers
+    // that find no free node read every lane's stack and pending run and
+    // take them, and must not take the first line, which the holder writes
+    // twice in every operation (`active`).
+    //
     // Nodes this lane's consumer unlinked and is done with, waiting for
     // proof that tail passed them (pending_run; see ms_queue.hpp). Taken
     // with an exchange by the holder, by a producer that finds the queue
-    // full, or by recovery. On a line of its own: producers that find the
-    // queue full read every lane's, and must not take the line the holder
-    // writes on every operation.
+    // full, or by recovery.
     alignas(64) Atomic64 pending;
     // The node right after the pending run (written before it is published):
     // tells the holder, without walking the run, whether its next claim
     // continues it.
     Atomic32 pending_next;
-    uint32_t reserved3;
-    uint64_t reserved2[6];
+    Atomic32 free_count;  // pushes since the last hand-over (holder's estimate)
+    // This lane's free-node stack (tagged): the holder pushes what it frees,
+    // producers that find nothing elsewhere take it whole (Queue::steal).
+    Atomic64 free_top;
+    uint64_t reserved2[5];
 };
 
 // ---- node ------------------------------------------------------------------------

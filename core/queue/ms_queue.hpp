@@ -200,7 +200,14 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
             uint64_t nn = a.node(cur)->next.load(std::memory_order_acquire);
             // cur is S[n]; once claimed it stays linked, so this is final.
             if (layout::is_hard(nn) && idx_of(nn) != kNil) last_hard = static_cast<int32_t>(n);
-            if (n == max || idx_of(nn) == kNil) break;
+            if (n == max || idx_of(nn) == kNil) {
+                // The next message is linked, so written for good: start
+                // fetching it (for writing: its release writes `done`) so
+                // that our next claim does not wait for the line.
+                if (n == max && a.valid(idx_of(nn)))
+                    prefetch_for_write(a.node(idx_of(nn)), a.prefetchw);
+                break;
+            }
             if (idx_of(nn) == cur) return Claim::corrupt;
             cur = idx_of(nn);
         }

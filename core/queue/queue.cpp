@@ -332,6 +332,13 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
         case free_list::PopResult::ok:
             break;
     }
+    // Start fetching the node our next enqueue will most likely take (the
+    // one under our chain on the stack it came from): its line, usually
+    // just written by a consumer, then arrives while we write this message
+    // instead of stalling the next one. A hint only; checked, never trusted.
+    if (const uint32_t nx = arena_.node(last)->free_next.load(std::memory_order_relaxed);
+        arena_.valid(nx))
+        prefetch_for_write(arena_.node(nx), arena_.prefetchw);
     // The chain is ours alone now; only its atomics may still be read by
     // threads holding stale indices, and they will fail their CASes.
     uint32_t cur = first;
