@@ -437,8 +437,9 @@ TEST_F(Queue, WhatAStealTakesBeyondItsNeedStaysFindable) {
         // once instead of keeping them as a pending run.
         for (uint32_t i = 0; i < kCap; ++i) ASSERT_EQ(cq_enqueue(q, "m", 1), CQ_OK);
         std::vector<cq_iov> msgs(kCap, cq_iov{"m", 1});
-        // The consumer stays alive (a thread that exits hands its stack to
-        // the global one) until the producers are done.
+        // The consumer stays alive until the producers are done: a thread's
+        // lane is released when it exits, and the producer thread could
+        // claim it and find the nodes on its own stack, stealing nothing.
         std::atomic<int> step{0};
         std::thread consumer([&] {
             char b[8];
