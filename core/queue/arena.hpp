@@ -24,6 +24,25 @@ struct Arena {
     char *data(uint32_t i) const { return nodes + stride * i + sizeof(layout::NodeHeader); }
     bool prefetchw = cpu_has_prefetchw();
 
+    // Starts fetching node i: its header line for writing, and the lines
+    // of its data area for writing too, or for reading when
+    // `data_for_write` is false. The first 512 bytes of the node at most:
+    // the message length is not known yet, and the lines of a bigger
+    // message arrive in order anyway (the hardware prefetcher follows a
+    // copy). 256-byte messages, one producer and one consumer process:
+    // 2.3-2.5 M msgs/s with the header line alone, 3.0 M with this.
+    void prefetch_node(uint32_t i, bool data_for_write) const {
+        const char *p = nodes + stride * i;
+        prefetch_for_write(p, prefetchw);
+        const uint64_t end = stride < 512 ? stride : 512;
+        for (uint64_t off = 64; off < end; off += 64) {
+            if (data_for_write)
+                prefetch_for_write(p + off, prefetchw);
+            else
+                __builtin_prefetch(p + off, 0, 3);
+        }
+    }
+
     // Starts fetching, for writing, the node that i's hint names (see
     // NodeHeader::ahead); i must be valid, the hint is checked here.
     void prefetch_ahead(uint32_t i) const {

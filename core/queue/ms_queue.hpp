@@ -205,7 +205,7 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
                 // fetching it (for writing: its release writes `done`) so
                 // that our next claim does not wait for the line.
                 if (n == max && a.valid(idx_of(nn)))
-                    prefetch_for_write(a.node(idx_of(nn)), a.prefetchw);
+                    a.prefetch_node(idx_of(nn), false);
                 break;
             }
             if (idx_of(nn) == cur) return Claim::corrupt;

@@ -338,7 +338,7 @@ Errc Queue::try_enqueue(Lane *lane, const ConstBuf *msgs, uint32_t count, uint32
     // instead of stalling the next one. A hint only; checked, never trusted.
     if (const uint32_t nx = arena_.node(last)->free_next.load(std::memory_order_relaxed);
         arena_.valid(nx))
-        prefetch_for_write(arena_.node(nx), arena_.prefetchw);
+        arena_.prefetch_node(nx, true);
     // The chain is ours alone now; only its atomics may still be read by
     // threads holding stale indices, and they will fail their CASes.
     uint32_t cur = first;
