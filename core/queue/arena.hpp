@@ -34,9 +34,14 @@ struct Arena {
     void prefetch_node(uint32_t i, bool data_for_write) const {
         const char *p = nodes + stride * i;
         prefetch_for_write(p, prefetchw);
+        if (stride > 64) prefetch_data(p, data_for_write);
+    }
+    // Out of line: small messages (one line per node) never call it, and
+    // their fast path keeps its code as it was.
+    __attribute__((noinline)) void prefetch_data(const char *p, bool for_write) const {
         const uint64_t end = stride < 512 ? stride : 512;
         for (uint64_t off = 64; off < end; off += 64) {
-            if (data_for_write)
+            if (for_write)
                 prefetch_for_write(p + off, prefetchw);
             else
                 __builtin_prefetch(p + off, 0, 3);
