@@ -3,10 +3,10 @@
 // stack (RegionHeader::free_top) and one per lane (Lane::free_top): a
 // consumer frees into its own lane's stack, which other processes touch only
 // to steal it when they find no free node elsewhere, and hands a full stack
-// to the global one in one CAS; a producer pops from
-// its own lane, then the global stack, and steals another lane's whole stack
-// only when those two have fewer nodes than it wants (Queue::take_nodes and
-// Queue::steal, docs/recovery.md).
+// to the global one in one CAS; a producer pops from its own lane, then the
+// global stack, and steals another lane's whole stack only when those two
+// have fewer nodes than it wants (Queue::take_nodes and Queue::steal,
+// docs/recovery.md).
 //
 // Invariant: every node is in exactly one of {free list, queue (M&S list),
 // held by one live operation, held by a dead process (orphan)}. The tag on

@@ -202,10 +202,10 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
             if (layout::is_hard(nn) && idx_of(nn) != kNil) last_hard = static_cast<int32_t>(n);
             if (n == max || idx_of(nn) == kNil) {
                 // The next message is linked, so written for good: start
-                // fetching it (for writing: its release writes `done`) so
-                // that our next claim does not wait for the line.
-                if (n == max && a.valid(idx_of(nn)))
-                    a.prefetch_node(idx_of(nn), false);
+                // fetching it (its header for writing: its release writes
+                // `done`; its data for reading) so that our next claim does
+                // not wait for the lines.
+                if (n == max && a.valid(idx_of(nn))) a.prefetch_node(idx_of(nn), false);
                 break;
             }
             if (idx_of(nn) == cur) return Claim::corrupt;

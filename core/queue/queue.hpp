@@ -101,10 +101,13 @@ class Queue {
     // true if it did, and the caller should try once more.
     bool maybe_recover_on_full();
     Errc reap(layout::Lane *self, uint64_t *reclaimed, Audit *audit);
-    // Free-node stacks (free_list.hpp): own lane, global, other lanes.
-    // Appends to the chain *first..*last of *got nodes, up to want.
+    // Takes victim's whole free stack: extends the chain *first..*last of
+    // *got nodes up to want and parks the rest on lane's own stack. True if
+    // the stack is damaged.
     bool steal(layout::Lane *lane, layout::Lane &victim, uint32_t want, uint32_t *first,
                uint32_t *last, uint32_t *got);
+    // Free-node stacks (free_list.hpp): own lane, global, other lanes.
+    // Appends to the chain *first..*last of *got nodes, up to want.
     free_list::PopResult take_nodes(layout::Lane *lane, uint32_t want, uint32_t *first,
                                     uint32_t *last, uint32_t *got);
     void free_chain(layout::Lane *lane, uint32_t first, uint32_t last, uint32_t count);
