@@ -28,6 +28,47 @@ using layout::kNil;
 
 enum class PopResult { ok, empty, corrupt };
 
+// Walks from the valid node `head` along free_next to the want-th node (or
+// the chain's end, if sooner; never more nodes than the arena has, which
+// bounds a walk around a damaged, cyclic chain): *last, *n (>= 1) nodes,
+// and *next, the link after *last (kNil at the end). False if an index is
+// out of range.
+inline bool walk(const Arena &a, uint32_t head, uint32_t want, uint32_t *last, uint32_t *n,
+                 uint32_t *next) {
+    if (want > a.count) want = a.count;
+    uint32_t cur = head, k = 1;
+    uint32_t nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
+    while (k < want && nx != kNil) {
+        if (!a.valid(nx)) return false;
+        // The walk is serial, one line per node; the hint lets the line
+        // kAhead nodes on arrive meanwhile (the walker is about to write it).
+        a.prefetch_ahead(cur);
+        cur = nx;
+        ++k;
+        nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
+    }
+    if (nx != kNil && !a.valid(nx)) return false;
+    *last = cur;
+    *n = k;
+    *next = nx;
+    return true;
+}
+
+// The last node of the chain from the valid node `first`, which the caller
+// owns (detached from every stack). False on an index out of range or more
+// links than nodes (a cycle).
+inline bool find_end(const Arena &a, uint32_t first, uint32_t *last) {
+    uint32_t cur = first;
+    for (uint32_t steps = 0;; ++steps) {
+        const uint32_t nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
+        if (nx == kNil) break;
+        if (!a.valid(nx) || steps > a.count) return false;
+        cur = nx;
+    }
+    *last = cur;
+    return true;
+}
+
 // Pops up to `want` (>= 1) nodes with one CAS: walks `want` links down from
 // the top, then swings the top past them. The popped nodes stay linked
 // first -> ... -> last through free_next. *got receives how many.
@@ -40,21 +81,11 @@ inline PopResult pop_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t 
         uint32_t head = idx_of(top);
         if (head == kNil) return PopResult::empty;
         if (!a.valid(head)) return PopResult::corrupt;
-        uint32_t cur = head, n = 1;
-        uint32_t next = a.node(cur)->free_next.load(std::memory_order_relaxed);
-        while (n < want && next != kNil) {
-            // A stale read (the stack changed under us) still yields an index
-            // some thread once stored, all of which are valid; out of range
-            // means the region itself is damaged.
-            if (!a.valid(next)) return PopResult::corrupt;
-            // The walk is serial, one line per node; the hint lets the line
-            // kAhead nodes on arrive meanwhile (we are about to write it).
-            a.prefetch_ahead(cur);
-            cur = next;
-            ++n;
-            next = a.node(cur)->free_next.load(std::memory_order_relaxed);
-        }
-        if (next != kNil && !a.valid(next)) return PopResult::corrupt;
+        // A stale read (the stack changed under us) still yields an index
+        // some thread once stored, all of which are valid; out of range
+        // means the region itself is damaged.
+        uint32_t cur, n, next;
+        if (!walk(a, head, want, &cur, &n, &next)) return PopResult::corrupt;
         // Success means no push or pop happened since `top` was read (each
         // bumps the tag), so the links we walked were the current ones.
         if (top_word.compare_exchange_weak(top, bump(top, next), std::memory_order_acquire,

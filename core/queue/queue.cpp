@@ -194,15 +194,8 @@ bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint
     if (f == kNil) return false;
     if (!arena_.valid(f)) return true;
     // The detached chain is ours alone; walk what we need of it.
-    uint32_t cur = f, n = 1;
-    uint32_t next = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
-    while (*got + n < want && next != kNil) {
-        if (!arena_.valid(next) || n > arena_.count) return true;
-        arena_.prefetch_ahead(cur);
-        cur = next;
-        ++n;
-        next = arena_.node(cur)->free_next.load(std::memory_order_relaxed);
-    }
+    uint32_t cur, n, next;
+    if (!free_list::walk(arena_, f, want - *got, &cur, &n, &next)) return true;
     if (*got == 0)
         *first = f;
     else
@@ -210,7 +203,6 @@ bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint
     *last = cur;
     *got += n;
     if (next == kNil) return false;
-    if (!arena_.valid(next)) return true;
     // Only this lane's holder pushes onto its stack and nobody pops an empty
     // one, so if it is empty now it stays so until our CAS.
     uint64_t top = lane->free_top.load(std::memory_order_relaxed);
@@ -220,13 +212,8 @@ bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint
         return false;
     // Not reached unless the region was tampered with; push the slow way
     // rather than lose the nodes.
-    uint32_t end = next;
-    for (uint32_t steps = 0;; ++steps) {
-        const uint32_t nx = arena_.node(end)->free_next.load(std::memory_order_relaxed);
-        if (nx == kNil) break;
-        if (!arena_.valid(nx) || steps > arena_.count) return true;
-        end = nx;
-    }
+    uint32_t end;
+    if (!free_list::find_end(arena_, next, &end)) return true;
     free_list::push_chain(arena_, lane->free_top, next, end);
     return false;
 }
@@ -304,15 +291,10 @@ void Queue::hand_over(Lane *lane) {
     if (first == kNil) return;
     // The detached chain is ours alone; find its end (bounded: a cycle or
     // an index out of range is damage).
-    uint32_t last = first;
-    for (uint32_t steps = 0;; ++steps) {
-        if (!arena_.valid(last) || steps > arena_.count) {
-            mark_corrupt("a lane's free stack is damaged");
-            return;
-        }
-        uint32_t nx = arena_.node(last)->free_next.load(std::memory_order_relaxed);
-        if (nx == kNil) break;
-        last = nx;
+    uint32_t last;
+    if (!arena_.valid(first) || !free_list::find_end(arena_, first, &last)) {
+        mark_corrupt("a lane's free stack is damaged");
+        return;
     }
     free_list::push_chain(arena_, hdr_->free_top, first, last);
 }
