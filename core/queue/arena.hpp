@@ -29,8 +29,10 @@ struct Arena {
     // `data_for_write` is false. The first 512 bytes of the node at most:
     // the message length is not known yet, and the lines of a bigger
     // message arrive in order anyway (the hardware prefetcher follows a
-    // copy). 256-byte messages, one producer and one consumer process:
-    // 2.3-2.5 M msgs/s with the header line alone, 3.0 M with this.
+    // copy). 256-byte messages, one producer and one consumer process, far
+    // vCPU placement: 2.3-2.5 M msgs/s with the header line alone, 3.0 M
+    // with this (bench_xproc --only cqueue alternating the two builds,
+    // 2026-11-24 07:20 UTC; bench/RESULTS.md).
     void prefetch_node(uint32_t i, bool data_for_write) const {
         const char *p = nodes + stride * i;
         prefetch_for_write(p, prefetchw);

@@ -1,13 +1,17 @@
-// Prefetching a cache line that the caller will write: PREFETCHW fetches it
-// exclusive, so the write that follows needs no second trip to take it from
-// the reader copies (the line usually sits modified in another core's cache:
-// the queue's node lines bounce between producer and consumer).
+// Prefetching a cache line that the caller will write. PREFETCHW asks for
+// the line exclusive, so that the write after it should need no second trip
+// to take it from other cores (the queue's node lines bounce between
+// producer and consumer). What is measured is the gain of prefetching at
+// all (bench/RESULTS.md, sessions 5 and 6); whether this CPU (Zen 1 under
+// KVM) grants the line writable is not: a profile of a full queue showed
+// the consumer's locked op right after a PREFETCHW'd line still waiting.
 #pragma once
 
 namespace cq {
 
 // Whether the CPU has PREFETCHW (CPUID 0x80000001 ECX bit 8; every x86-64
 // AMD, Intel since Broadwell). Without it the prefetch is an ordinary one.
+// Asked once per process (CPUID leaves a virtual machine).
 bool cpu_has_prefetchw() noexcept;
 
 inline void prefetch_for_write(const void *p, bool prefetchw) noexcept {
