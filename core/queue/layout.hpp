@@ -182,8 +182,7 @@ struct NodeHeader {
     // chain of freed nodes), or kNil. Walks prefetch it, so that a walk of
     // a chain waits for the first kAhead nodes' lines only and the rest
     // arrive while it works (the nodes of a chain are scattered over the
-    // arena). Stale or wrong, it costs one wasted prefetch. Builds before
-    // the field existed (same layout version) leave it 0 and ignore it.
+    // arena). Stale or wrong, it costs one wasted prefetch.
     Atomic32 ahead;
     uint64_t reserved1;  // version 1: the list position
 };
