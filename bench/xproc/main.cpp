@@ -12,7 +12,8 @@
 //                empty pauses 1, 2, 4, ... times for this many rounds, then
 //                calls sched_yield (8)
 // --only         runs only these transports: cqueue, cqueue-wait,
-//                cqueue-batch, boost, posix, pipe, ceiling (for profiling one)
+//                cqueue-batch, boost, posix, pipe, ceiling, ceiling-linked
+//                (for profiling one)
 //
 // bench/run.sh builds in Release and runs both programs.
 #include <cqueue/cqueue.h>
@@ -59,7 +60,7 @@ struct Kind {
     uint64_t msgs;         // per throughput run (before --scale)
     uint64_t round_trips;  // per latency run; 0 = no latency run
     bool posix_mq = false;
-    bool ceiling = false;  // the line ring: 1P1C and 8 bytes only
+    bool ceiling = false;  // the ceilings: 1P1C and 8 bytes only
 };
 
 // A run during which other processes took more than this share of our two
@@ -232,6 +233,7 @@ int run(const Options &opt, int argc, char **argv) {
         {"posix", [] { return make_posix_mq(); }, 400'000, 50'000, true},
         {"pipe", [] { return make_pipe(); }, 500'000, 50'000},
         {"ceiling", [] { return make_line_ring(); }, 4'000'000, 0, false, true},
+        {"ceiling-linked", [] { return make_linked_ceiling(); }, 4'000'000, 0, false, true},
     };
     if (!opt.only.empty())
         std::erase_if(kinds, [&](const Kind &k) {

@@ -74,5 +74,7 @@ std::unique_ptr<Transport> make_posix_mq();
 std::unique_ptr<Transport> make_pipe();
 // One producer, one consumer, messages of up to 56 bytes: the ceiling for a line per message.
 std::unique_ptr<Transport> make_line_ring();
+// One producer, one consumer over linked, recycled nodes: the ceiling for that shape.
+std::unique_ptr<Transport> make_linked_ceiling();
 
 }  // namespace cqb
