@@ -9,6 +9,10 @@
 // linked queue cannot avoid: the consumer learns where each message is only
 // by reading the node before it, and each node's line goes to the consumer
 // as a message and comes back to be written again.
+//
+// The second variant links with a CAS instead of a store, as a queue with
+// several producers must (M&S's E9): the producer then waits for the line
+// the consumer polls before it can go on.
 #include <atomic>
 #include <cstring>
 #include <numeric>
@@ -36,13 +40,14 @@ struct alignas(64) Shared {
 class LinkedEndpoint final : public Endpoint {
   public:
     // ring_size nodes start free (node 0 is the first dummy).
-    LinkedEndpoint(Shared *sh, uint32_t *ring, Node *nodes, uint32_t ring_size)
+    LinkedEndpoint(Shared *sh, uint32_t *ring, Node *nodes, uint32_t ring_size, bool cas_link)
         : sh_(sh),
           ring_(ring),
           nodes_(nodes),
           ring_size_(ring_size),
           known_free_(ring_size),
-          returned_(ring_size) {}
+          returned_(ring_size),
+          cas_link_(cas_link) {}
 
     bool send(const void *data, size_t len) override {
         Backoff b;
@@ -56,7 +61,16 @@ class LinkedEndpoint final : public Endpoint {
         node.len = static_cast<uint32_t>(len);
         std::memcpy(node.data, data, len);
         // Link onto the last node: the consumer may be polling this word.
-        nodes_[tail_].next.store(n, std::memory_order_release);
+        if (cas_link_) {
+            uint32_t expected = kNone;
+            if (!nodes_[tail_].next.compare_exchange_strong(expected, n, std::memory_order_release,
+                                                            std::memory_order_relaxed)) {
+                err_ = "linked ceiling: the last node was linked already";
+                return false;
+            }
+        } else {
+            nodes_[tail_].next.store(n, std::memory_order_release);
+        }
         tail_ = n;
         return true;
     }
@@ -90,11 +104,15 @@ class LinkedEndpoint final : public Endpoint {
     // Consumer side.
     uint64_t returned_;
     uint32_t head_ = 0;
+    bool cas_link_;
 };
 
 class LinkedCeilingTransport final : public Transport {
   public:
-    std::string label() const override { return "ceiling: linked nodes"; }
+    explicit LinkedCeilingTransport(bool cas_link) : cas_link_(cas_link) {}
+    std::string label() const override {
+        return cas_link_ ? "ceiling: CAS-linked" : "ceiling: linked nodes";
+    }
 
     bool create(const Spec &spec, std::string *err) override {
         if (spec.msg_size > sizeof(Node::data)) {
@@ -126,7 +144,7 @@ class LinkedCeilingTransport final : public Transport {
     }
 
     std::unique_ptr<Endpoint> open(std::string *) override {
-        return std::make_unique<LinkedEndpoint>(sh_, ring_, nodes_, ring_size_);
+        return std::make_unique<LinkedEndpoint>(sh_, ring_, nodes_, ring_size_, cas_link_);
     }
 
     void destroy() override {
@@ -141,12 +159,13 @@ class LinkedCeilingTransport final : public Transport {
     Node *nodes_ = nullptr;
     uint32_t depth_ = 0, ring_size_ = 0;
     size_t bytes_ = 0;
+    bool cas_link_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> make_linked_ceiling() {
-    return std::make_unique<LinkedCeilingTransport>();
+std::unique_ptr<Transport> make_linked_ceiling(bool cas_link) {
+    return std::make_unique<LinkedCeilingTransport>(cas_link);
 }
 
 }  // namespace cqb

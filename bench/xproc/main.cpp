@@ -12,8 +12,8 @@
 //                empty pauses 1, 2, 4, ... times for this many rounds, then
 //                calls sched_yield (8)
 // --only         runs only these transports: cqueue, cqueue-wait,
-//                cqueue-batch, boost, posix, pipe, ceiling, ceiling-linked
-//                (for profiling one)
+//                cqueue-batch, boost, posix, pipe, ceiling, ceiling-linked,
+//                ceiling-cas (for profiling one)
 //
 // bench/run.sh builds in Release and runs both programs.
 #include <cqueue/cqueue.h>
@@ -233,7 +233,8 @@ int run(const Options &opt, int argc, char **argv) {
         {"posix", [] { return make_posix_mq(); }, 400'000, 50'000, true},
         {"pipe", [] { return make_pipe(); }, 500'000, 50'000},
         {"ceiling", [] { return make_line_ring(); }, 4'000'000, 0, false, true},
-        {"ceiling-linked", [] { return make_linked_ceiling(); }, 4'000'000, 0, false, true},
+        {"ceiling-linked", [] { return make_linked_ceiling(false); }, 4'000'000, 0, false, true},
+        {"ceiling-cas", [] { return make_linked_ceiling(true); }, 4'000'000, 0, false, true},
     };
     if (!opt.only.empty())
         std::erase_if(kinds, [&](const Kind &k) {

@@ -74,7 +74,8 @@ std::unique_ptr<Transport> make_posix_mq();
 std::unique_ptr<Transport> make_pipe();
 // One producer, one consumer, messages of up to 56 bytes: the ceiling for a line per message.
 std::unique_ptr<Transport> make_line_ring();
-// One producer, one consumer over linked, recycled nodes: the ceiling for that shape.
-std::unique_ptr<Transport> make_linked_ceiling();
+// One producer, one consumer over linked, recycled nodes: the ceiling for that
+// shape; with cas_link, the producer links with a CAS as several producers must.
+std::unique_ptr<Transport> make_linked_ceiling(bool cas_link);
 
 }  // namespace cqb
