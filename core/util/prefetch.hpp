@@ -1,10 +1,14 @@
 // Prefetching a cache line that the caller will write. PREFETCHW asks for
-// the line exclusive, so that the write after it should need no second trip
-// to take it from other cores (the queue's node lines bounce between
-// producer and consumer). What is measured is the gain of prefetching at
-// all (bench/RESULTS.md, sessions 5 and 6); whether this CPU (Zen 1 under
-// KVM) grants the line writable is not: a profile of a full queue showed
-// the consumer's locked op right after a PREFETCHW'd line still waiting.
+// the line exclusive, so that the write after it needs no second trip to
+// take it from other cores (the queue's node lines bounce between producer
+// and consumer). On the machine this was tuned on (AMD Zen 1 under KVM) an
+// ordinary prefetch does as well: after either, a locked add on a line the
+// other vCPU had just modified cost what it costs on a line this core owns,
+// 80 TSC cycles with the timing overhead, against 300 without a prefetch
+// (bench/prefetch_probe, 2026-11-24 09:43 UTC, far vCPU placement: a line
+// round trip of ~950 TSC cycles). So
+// where a profile shows a locked operation stalling right after one of
+// these prefetches, the prefetch came too late, not too weak.
 #pragma once
 
 namespace cq {
