@@ -6,9 +6,9 @@
 // other vCPU had just modified cost what it costs on a line this core owns,
 // 80 TSC cycles with the timing overhead, against 300 without a prefetch
 // (bench/prefetch_probe, 2026-11-24 09:43 UTC, far vCPU placement: a line
-// round trip of ~950 TSC cycles). So
-// where a profile shows a locked operation stalling right after one of
-// these prefetches, the prefetch came too late, not too weak.
+// round trip of ~950 TSC cycles). So where a profile shows a locked
+// operation stalling right after one of these prefetches, the prefetch came
+// too late, not too weak.
 #pragma once
 
 namespace cq {
