@@ -50,7 +50,10 @@ static int g_cpu[2];
 
 static void *writer(void *arg) {
     (void)arg;
-    if (pin(g_cpu[0]) != 0) return NULL;
+    if (pin(g_cpu[0]) != 0) {
+        fprintf(stderr, "prefetch_probe: cannot pin the writer to CPU %d\n", g_cpu[0]);
+        exit(1);
+    }
     for (long r = 0; r < g_rounds * kModes; ++r) {
         while (atomic_load_explicit(&g_turn, memory_order_acquire) != 0) {
         }
@@ -85,7 +88,10 @@ int main(int argc, char **argv) {
     if (!g_lines || !t) return 1;
     for (int i = 0; i < kLines * 256; ++i) g_lines[i] = 0;
     pthread_t w;
-    if (pthread_create(&w, NULL, writer, NULL) != 0 || pin(g_cpu[1]) != 0) return 1;
+    if (pthread_create(&w, NULL, writer, NULL) != 0 || pin(g_cpu[1]) != 0) {
+        fprintf(stderr, "prefetch_probe: cannot start the writer or pin to CPU %d\n", g_cpu[1]);
+        return 1;
+    }
     for (long r = 0; r < g_rounds * kModes; ++r) {
         while (atomic_load_explicit(&g_turn, memory_order_acquire) != 1) {
         }

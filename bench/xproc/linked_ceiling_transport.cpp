@@ -79,6 +79,10 @@ class LinkedEndpoint final : public Endpoint {
         const uint32_t n = nodes_[head_].next.load(std::memory_order_acquire);
         if (n == kNone) return 0;
         const Node &node = nodes_[n];
+        if (node.len > bufs[0].cap) {
+            err_ = "linked ceiling: message larger than the buffer";
+            return -1;
+        }
         bufs[0].len = node.len;
         std::memcpy(bufs[0].data, node.data, node.len);
         if (const uint32_t after = node.next.load(std::memory_order_relaxed); after != kNone)
