@@ -56,6 +56,12 @@ struct Arena {
         const uint32_t h = node(i)->ahead.load(std::memory_order_relaxed);
         if (valid(h)) prefetch_for_write(node(h), prefetchw);
     }
+    // The same for the hints a chain's first node carries (NodeHeader::lead).
+    void prefetch_lead(uint32_t i) const {
+        for (const auto &l : node(i)->lead)
+            if (const uint32_t h = l.load(std::memory_order_relaxed); valid(h))
+                prefetch_for_write(node(h), prefetchw);
+    }
 };
 
 // Sets the `ahead` hints of a chain that is being built node by node in
@@ -67,19 +73,27 @@ class AheadLinker {
     void add(const Arena &a, uint32_t n) {
         uint32_t &slot = recent_[count_ % layout::kAhead];
         if (count_ >= layout::kAhead) a.node(slot)->ahead.store(n, std::memory_order_relaxed);
+        if (count_ == 0) first_ = n;
+        if (count_ == 3) lead_[0] = n;
+        if (count_ == 6) lead_[1] = n;
         slot = n;
         ++count_;
     }
     void finish(const Arena &a) {
+        if (count_ == 0) return;
         for (uint32_t k = count_ > layout::kAhead ? count_ - layout::kAhead : 0; k < count_; ++k)
             a.node(recent_[k % layout::kAhead])
                 ->ahead.store(layout::kNil, std::memory_order_relaxed);
+        auto &lead = a.node(first_)->lead;
+        lead[0].store(count_ > 3 ? lead_[0] : layout::kNil, std::memory_order_relaxed);
+        lead[1].store(count_ > 6 ? lead_[1] : layout::kNil, std::memory_order_relaxed);
         count_ = 0;
     }
 
   private:
     uint32_t recent_[layout::kAhead];
     uint32_t count_ = 0;
+    uint32_t first_ = layout::kNil, lead_[2] = {layout::kNil, layout::kNil};
 };
 
 }  // namespace cq

@@ -38,6 +38,7 @@ inline bool walk(const Arena &a, uint32_t head, uint32_t want, uint32_t *last, u
     if (want > a.count) want = a.count;
     uint32_t cur = head, k = 1;
     uint32_t nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
+    if (want > 1) a.prefetch_lead(head);
     while (k < want && nx != kNil) {
         if (!a.valid(nx)) return false;
         // The walk is serial, one line per node; the hint lets the line

@@ -184,7 +184,12 @@ struct NodeHeader {
     // arrive while it works (the nodes of a chain are scattered over the
     // arena). Stale or wrong, it costs one wasted prefetch.
     Atomic32 ahead;
-    uint64_t reserved1;  // version 1: the list position
+    // Two more hints, written on a chain's first node (the others keep what
+    // they held when they last headed a chain): the chain's nodes 3 and 6
+    // places on, or kNil. A walk that starts at a chain's head prefetches
+    // them with the node 8 on, so it waits for 6 lines before its hints
+    // run ahead of it, not 8.
+    Atomic32 lead[2];
 };
 
 static_assert(sizeof(RegionHeader) == 4096);

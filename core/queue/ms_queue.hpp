@@ -192,8 +192,12 @@ Claim claim(const Arena &a, uint32_t max, uint32_t *ids, Fits fits, Claimed *out
             }
             ids[n++] = cur;
             // Serial walk: fetch the line kAhead nodes on meanwhile (for
-            // writing: we release the node after copying).
-            if (n < max) a.prefetch_ahead(cur);
+            // writing: we release the node after copying), and at the
+            // start of a run the lines a chain's first node names.
+            if (n < max) {
+                a.prefetch_ahead(cur);
+                if (n == 1) a.prefetch_lead(cur);
+            }
             // Read cur's link even when the run is complete: it shares the
             // line we just read, and a hard one proves tail passed the rest
             // of S (otherwise S waits for the next dequeue as pending).

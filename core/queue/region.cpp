@@ -60,6 +60,8 @@ void initialise(char *base, const RegionParams &p, const Geometry &g) {
         node->free_next.store(i + 1 < n ? i + 1 : kNil, std::memory_order_relaxed);
         node->len.store(0, std::memory_order_relaxed);
         node->done.store(i == 0 ? kCopied : 0, std::memory_order_relaxed);
+        node->ahead.store(kNil, std::memory_order_relaxed);
+        for (auto &l : node->lead) l.store(kNil, std::memory_order_relaxed);
     }
     auto *lanes = reinterpret_cast<Lane *>(base + g.lanes_offset);
     for (uint32_t i = 0; i < p.lane_count; ++i)

@@ -300,15 +300,20 @@ TEST_F(Corrupt, MessageLengthBeyondTheMaximum) {
     cq_close(q);
 }
 
-// NodeHeader::ahead is only a prefetch hint: out of range, self-naming or
-// naming nodes of another list, it changes nothing a caller sees.
+// NodeHeader::ahead and ::lead are only prefetch hints: out of range,
+// self-naming or naming nodes of another list, they change nothing a caller
+// sees.
 TEST_F(Corrupt, PrefetchHintsAreNeverTrusted) {
     std::string b = good_;
     const uint32_t nodes = get<uint32_t>(b, offsetof(L::RegionHeader, node_count));
     const uint32_t junk[] = {0xFFFFFFF0u, 0x7FFFFFFFu, nodes, 0, L::kNil};
-    for (uint32_t i = 0; i < nodes; ++i)
+    for (uint32_t i = 0; i < nodes; ++i) {
         put<uint32_t>(b, node_off(i) + offsetof(L::NodeHeader, ahead),
                       i % 2 ? i : junk[i % std::size(junk)]);
+        for (uint32_t k = 0; k < 2; ++k)
+            put<uint32_t>(b, node_off(i) + offsetof(L::NodeHeader, lead) + 4 * k,
+                          (i + k) % 3 ? junk[(i + k) % std::size(junk)] : i);
+    }
     spit(path_, b);
     cq_queue *q;
     ASSERT_EQ(open_plain(&q), CQ_OK);
