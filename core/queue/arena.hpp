@@ -58,8 +58,9 @@ struct Arena {
     }
     // The same for the hints a chain's first node carries (NodeHeader::lead).
     void prefetch_lead(uint32_t i) const {
+        const uint32_t key = node(i)->ahead.load(std::memory_order_relaxed);
         for (const auto &l : node(i)->lead)
-            if (const uint32_t h = l.load(std::memory_order_relaxed); valid(h))
+            if (const uint32_t h = l.load(std::memory_order_relaxed) ^ key; valid(h))
                 prefetch_for_write(node(h), prefetchw);
     }
 };
@@ -76,6 +77,7 @@ class AheadLinker {
         if (count_ == 0) first_ = n;
         if (count_ == 3) lead_[0] = n;
         if (count_ == 6) lead_[1] = n;
+        if (count_ == layout::kAhead) key_ = n;  // the first node's `ahead`
         slot = n;
         ++count_;
     }
@@ -84,16 +86,19 @@ class AheadLinker {
         for (uint32_t k = count_ > layout::kAhead ? count_ - layout::kAhead : 0; k < count_; ++k)
             a.node(recent_[k % layout::kAhead])
                 ->ahead.store(layout::kNil, std::memory_order_relaxed);
+        // The first node's `ahead` is the node kAhead on, or kNil (cleared
+        // above) in a chain that short.
+        const uint32_t key = count_ > layout::kAhead ? key_ : layout::kNil;
         auto &lead = a.node(first_)->lead;
-        lead[0].store(count_ > 3 ? lead_[0] : layout::kNil, std::memory_order_relaxed);
-        lead[1].store(count_ > 6 ? lead_[1] : layout::kNil, std::memory_order_relaxed);
+        lead[0].store((count_ > 3 ? lead_[0] : layout::kNil) ^ key, std::memory_order_relaxed);
+        lead[1].store((count_ > 6 ? lead_[1] : layout::kNil) ^ key, std::memory_order_relaxed);
         count_ = 0;
     }
 
   private:
     uint32_t recent_[layout::kAhead];
     uint32_t count_ = 0;
-    uint32_t first_ = layout::kNil, lead_[2] = {layout::kNil, layout::kNil};
+    uint32_t first_ = layout::kNil, lead_[2] = {layout::kNil, layout::kNil}, key_ = layout::kNil;
 };
 
 }  // namespace cq

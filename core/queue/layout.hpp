@@ -184,11 +184,14 @@ struct NodeHeader {
     // arrive while it works (the nodes of a chain are scattered over the
     // arena). Stale or wrong, it costs one wasted prefetch.
     Atomic32 ahead;
-    // Two more hints, written on a chain's first node (the others keep what
-    // they held when they last headed a chain): the chain's nodes 3 and 6
-    // places on, or kNil. A walk that starts at a chain's head prefetches
-    // them with the node 8 on, so it waits for 6 lines before its hints
-    // run ahead of it, not 8.
+    // Two more hints, on a chain's first node: the chain's nodes 3 and 6
+    // places on (kNil each if the chain is shorter), each XORed with the
+    // `ahead` the chain gave the node. A walk that starts at a chain's head
+    // prefetches them with the node 8 on, so it waits for 6 lines before
+    // its hints run ahead of it, not 8. Nodes that headed a chain once and
+    // then sat inside another keep their old `lead`, but the new chain
+    // changed their `ahead`, so the pair decodes to indices that are almost
+    // never in range (clearing `lead` on every node cost half the gain).
     Atomic32 lead[2];
 };
 

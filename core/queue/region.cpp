@@ -61,7 +61,7 @@ void initialise(char *base, const RegionParams &p, const Geometry &g) {
         node->len.store(0, std::memory_order_relaxed);
         node->done.store(i == 0 ? kCopied : 0, std::memory_order_relaxed);
         node->ahead.store(kNil, std::memory_order_relaxed);
-        for (auto &l : node->lead) l.store(kNil, std::memory_order_relaxed);
+        for (auto &l : node->lead) l.store(0, std::memory_order_relaxed);  // kNil ^ kNil
     }
     auto *lanes = reinterpret_cast<Lane *>(base + g.lanes_offset);
     for (uint32_t i = 0; i < p.lane_count; ++i)
