@@ -77,7 +77,6 @@ class AheadLinker {
         if (count_ == 0) first_ = n;
         if (count_ == 3) lead_[0] = n;
         if (count_ == 6) lead_[1] = n;
-        if (count_ == layout::kAhead) key_ = n;  // the first node's `ahead`
         slot = n;
         ++count_;
     }
@@ -86,9 +85,10 @@ class AheadLinker {
         for (uint32_t k = count_ > layout::kAhead ? count_ - layout::kAhead : 0; k < count_; ++k)
             a.node(recent_[k % layout::kAhead])
                 ->ahead.store(layout::kNil, std::memory_order_relaxed);
-        // The first node's `ahead` is the node kAhead on, or kNil (cleared
-        // above) in a chain that short.
-        const uint32_t key = count_ > layout::kAhead ? key_ : layout::kNil;
+        // Keyed with the first node's `ahead` as this chain left it (the
+        // node kAhead on, or kNil from the loop above), as prefetch_lead
+        // decodes it.
+        const uint32_t key = a.node(first_)->ahead.load(std::memory_order_relaxed);
         auto &lead = a.node(first_)->lead;
         lead[0].store((count_ > 3 ? lead_[0] : layout::kNil) ^ key, std::memory_order_relaxed);
         lead[1].store((count_ > 6 ? lead_[1] : layout::kNil) ^ key, std::memory_order_relaxed);
@@ -98,7 +98,7 @@ class AheadLinker {
   private:
     uint32_t recent_[layout::kAhead];
     uint32_t count_ = 0;
-    uint32_t first_ = layout::kNil, lead_[2] = {layout::kNil, layout::kNil}, key_ = layout::kNil;
+    uint32_t first_ = layout::kNil, lead_[2] = {layout::kNil, layout::kNil};
 };
 
 }  // namespace cq

@@ -191,7 +191,8 @@ struct NodeHeader {
     // its hints run ahead of it, not 8. Nodes that headed a chain once and
     // then sat inside another keep their old `lead`, but the new chain
     // changed their `ahead`, so the pair decodes to indices that are almost
-    // never in range (clearing `lead` on every node cost half the gain).
+    // never in range (clearing `lead` on every node instead cost half the
+    // gain: bench/RESULTS.md, session 7).
     Atomic32 lead[2];
 };
 
