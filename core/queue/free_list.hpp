@@ -28,13 +28,14 @@ using layout::kNil;
 
 enum class PopResult { ok, empty, corrupt };
 
-// Walks from the valid node `head` along free_next to the want-th node (or
-// the chain's end, if sooner; never more nodes than the arena has, which
-// bounds a walk around a damaged, cyclic chain): *last, *n (>= 1) nodes,
-// and *next, the link after *last (kNil at the end). False if an index is
-// out of range.
+// Walks from the node `head` along free_next to the want-th node (or the
+// chain's end, if sooner; never more nodes than the arena has, which bounds
+// a walk around a damaged, cyclic chain): *last, *n (>= 1) nodes, and
+// *next, the link after *last (kNil at the end). False if an index, `head`
+// included, is out of range.
 inline bool walk(const Arena &a, uint32_t head, uint32_t want, uint32_t *last, uint32_t *n,
                  uint32_t *next) {
+    if (!a.valid(head)) return false;
     if (want > a.count) want = a.count;
     uint32_t cur = head, k = 1;
     uint32_t nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
@@ -55,10 +56,11 @@ inline bool walk(const Arena &a, uint32_t head, uint32_t want, uint32_t *last, u
     return true;
 }
 
-// The last node of the chain from the valid node `first`, which the caller
-// owns (detached from every stack). False on an index out of range or more
-// links than nodes (a cycle).
+// The last node of the chain from `first`, which the caller owns (detached
+// from every stack). False on an index out of range (`first` included) or
+// more links than nodes (a cycle).
 inline bool find_end(const Arena &a, uint32_t first, uint32_t *last) {
+    if (!a.valid(first)) return false;
     uint32_t cur = first;
     for (uint32_t steps = 0;; ++steps) {
         const uint32_t nx = a.node(cur)->free_next.load(std::memory_order_relaxed);
@@ -81,7 +83,6 @@ inline PopResult pop_chain(const Arena &a, layout::Atomic64 &top_word, uint32_t 
     for (;;) {
         uint32_t head = idx_of(top);
         if (head == kNil) return PopResult::empty;
-        if (!a.valid(head)) return PopResult::corrupt;
         // A stale read (the stack changed under us) still yields an index
         // some thread once stored, all of which are valid; out of range
         // means the region itself is damaged.

@@ -192,7 +192,6 @@ bool Queue::steal(Lane *lane, Lane &victim, uint32_t want, uint32_t *first, uint
                   uint32_t *got) {
     const uint32_t f = free_list::take_all(victim.free_top);
     if (f == kNil) return false;
-    if (!arena_.valid(f)) return true;
     // The detached chain is ours alone; walk what we need of it.
     uint32_t cur, n, next;
     if (!free_list::walk(arena_, f, want - *got, &cur, &n, &next)) return true;
@@ -292,7 +291,7 @@ void Queue::hand_over(Lane *lane) {
     // The detached chain is ours alone; find its end (bounded: a cycle or
     // an index out of range is damage).
     uint32_t last;
-    if (!arena_.valid(first) || !free_list::find_end(arena_, first, &last)) {
+    if (!free_list::find_end(arena_, first, &last)) {
         mark_corrupt("a lane's free stack is damaged");
         return;
     }
