@@ -18,9 +18,9 @@
 //
 //   prefetch_probe [rounds] [wait_cycles]     (defaults 20000 and 20000)
 //
-// Prints the median and the 10th/90th percentile per mode, in TSC cycles
-// (including about 40-70 cycles of fencing and timing overhead, which the
-// "owned" row shows). x86-64 only.
+// Prints the median and the 10th/90th percentile per mode, in TSC cycles,
+// fencing and timing included: the "owned" row is the floor to compare
+// with. x86-64 only.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>

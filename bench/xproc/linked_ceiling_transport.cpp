@@ -2,9 +2,9 @@
 // else. One producer and one consumer; a message lives in a node of its
 // own, the consumer finds it through the link in the node before it (the
 // dummy), and nodes recycle. No CAS, no tags, no recovery gate, no done
-// bits; free nodes go back through a ring of indices that the producer
-// reads only when it runs out (sixteen per cache line), so the free path
-// costs less than any free list. The consumer prefetches the message linked
+// bits; free nodes go back through a ring of indices (sixteen per cache
+// line) that the producer reads only when it runs out, so no node's line
+// carries a free-list link. The consumer prefetches the message linked
 // after the one it takes, as cqueue's claim does. What remains is what a
 // linked queue cannot avoid: the consumer learns where each message is only
 // by reading the node before it, and each node's line goes to the consumer
@@ -124,8 +124,7 @@ class LinkedCeilingTransport final : public Transport {
             return false;
         }
         depth_ = spec.depth;
-        ring_size_ = depth_;
-        const size_t ring_bytes = (sizeof(uint32_t) * ring_size_ + 63) / 64 * 64;
+        const size_t ring_bytes = (sizeof(uint32_t) * depth_ + 63) / 64 * 64;
         bytes_ = sizeof(Shared) + ring_bytes + sizeof(Node) * (depth_ + 1);
         void *p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
@@ -148,7 +147,7 @@ class LinkedCeilingTransport final : public Transport {
     }
 
     std::unique_ptr<Endpoint> open(std::string *) override {
-        return std::make_unique<LinkedEndpoint>(sh_, ring_, nodes_, ring_size_, cas_link_);
+        return std::make_unique<LinkedEndpoint>(sh_, ring_, nodes_, depth_, cas_link_);
     }
 
     void destroy() override {
@@ -161,7 +160,7 @@ class LinkedCeilingTransport final : public Transport {
     Shared *sh_ = nullptr;
     uint32_t *ring_ = nullptr;
     Node *nodes_ = nullptr;
-    uint32_t depth_ = 0, ring_size_ = 0;
+    uint32_t depth_ = 0;  // nodes that start free, and the ring's size
     size_t bytes_ = 0;
     bool cas_link_;
 };
