@@ -19,13 +19,28 @@ JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${CQ_FUZZ_SECONDS:-60}
 LOG_FUZZ_SECONDS=${CQ_LOG_FUZZ_SECONDS:-45}
 status=0
+failed_suites=()
 step() { echo; echo "=================== $* ==================="; }
 
 run_suite() {  # dir, cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DCQUEUE_WERROR=ON -DCQUEUE_BUILD_BENCH=OFF "$@" >/dev/null
   ninja -C "$dir" -j "$JOBS"
-  (cd "$dir" && ctest --output-on-failure -j "$JOBS") || status=1
+  (cd "$dir" && ctest --output-on-failure -j "$JOBS") || { status=1; failed_suites+=("$dir"); }
+}
+
+# The last 150 lines each failed test printed (from ctest's log), repeated at
+# the end of the run, where a truncated CI log still shows them.
+failed_output() {  # build dir
+  awk -v dir="$1" '
+    /^[0-9]+\/[0-9]+ Testing: / { n = 0; failed = 0; name = $0 }
+    { line[n++] = $0 }
+    /^Test Failed/ { failed = 1 }
+    /time elapsed:/ && failed {
+      print "--- " dir ": " name
+      for (i = (n > 150 ? n - 150 : 0); i < n; i++) print line[i]
+      failed = 0
+    }' "$1/Testing/Temporary/LastTest.log"
 }
 
 step "1/5 build -Werror + ctest, then the bindings"
@@ -81,4 +96,8 @@ else
   status=1
 fi
 
+if ((${#failed_suites[@]})); then
+  step "failed tests, their output again"
+  for dir in "${failed_suites[@]}"; do failed_output "$dir"; done
+fi
 exit $status
