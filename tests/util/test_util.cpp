@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -37,6 +38,17 @@ pid_t spawn(const std::string &program, const std::vector<std::string> &args) {
     for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid = ::fork();
+    // A busy machine may refuse a fork for a moment (EAGAIN); any other
+    // failure ends the test here, before a pid of -1 reaches kill(), where
+    // it would mean every process we may signal.
+    for (int tries = 0; pid < 0 && errno == EAGAIN && tries < 100; ++tries) {
+        ::usleep(10'000);
+        pid = ::fork();
+    }
+    if (pid < 0) {
+        std::perror("fork");
+        std::abort();
+    }
     if (pid == 0) {
         ::execv(program.c_str(), argv.data());
         std::perror("execv");
@@ -53,6 +65,7 @@ int wait_status(pid_t pid) {
 }
 
 void kill_and_reap(pid_t pid, int sig) {
+    if (pid <= 0) return;  // never kill(-1) or our own process group
     ::kill(pid, sig);
     wait_status(pid);
 }
