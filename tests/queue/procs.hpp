@@ -55,6 +55,7 @@ class Workers {
         return static_cast<int>(workers_.size() - 1);
     }
     // SIGKILL worker i and start it again (a producer as a new incarnation).
+    // Its progress starts again from 0.
     void kill_and_restart(size_t i) {
         Worker &w = workers_[i];
         kill_and_reap(w.pid, SIGKILL);
@@ -63,9 +64,9 @@ class Workers {
             // Remember what the dead incarnation got to before its slot of
             // the progress array is reused.
             sent_[{static_cast<uint32_t>(w.slot), w.inc}] = progress_[index(i)].load();
-            progress_[index(i)].store(0);
             ++w.inc;
         }
+        progress_[index(i)].store(0);
         start(i, 0);
     }
     // SIGTERM all producers and wait; then all consumers (they drain).
