@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -124,7 +125,18 @@ TEST_F(CliBroker, DurableSubKilledBySigkillResumesAtItsAck) {
         ::_exit(127);
     }
     ::close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // it fills the pipe and blocks
+    // It fills the pipe and blocks. Wait for that: until the pipe holds
+    // data and has not grown for 100 ms (a fixed pause may be too short for
+    // a sanitized build on a loaded machine; a blocked writer leaves the
+    // pipe short of F_GETPIPE_SZ, as small writes share its pages only in
+    // part).
+    int queued = 0, last = -1, still_ms = 0;
+    for (int ms = 0; ms < 30000 && still_ms < 100; ++ms) {
+        if (::ioctl(fds[0], FIONREAD, &queued) != 0) break;
+        still_ms = queued > 0 && queued == last ? still_ms + 1 : 0;
+        last = queued;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     cqtest::kill_and_reap(pid, SIGKILL);
     std::string piped;
     char buf[65536];
