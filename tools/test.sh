@@ -98,6 +98,6 @@ fi
 
 if ((${#failed_suites[@]})); then
   step "failed tests, their output again"
-  for dir in "${failed_suites[@]}"; do failed_output "$dir"; done
+  for dir in "${failed_suites[@]}"; do failed_output "$dir" || echo "($dir: no ctest log)"; done
 fi
 exit $status

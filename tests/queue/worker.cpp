@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
                 got += static_cast<uint64_t>(r);
                 if (progress) progress->store(got, std::memory_order_relaxed);
             } else if (r == CQ_ETIMEDOUT) {
-                idle_ms += 10;
+                idle_ms += batch == 1 ? 10 : 1;  // the wait above, or the 1 ms sleep
                 stop = stop || term_pending();
                 if (stop && idle_ms >= 100) break;
             } else {
