@@ -126,14 +126,14 @@ TEST_F(CliBroker, DurableSubKilledBySigkillResumesAtItsAck) {
     }
     ::close(fds[1]);
     // It fills the pipe and blocks. Wait for that: until the pipe holds
-    // data and has not grown for 100 ms (a fixed pause may be too short for
-    // a sanitized build on a loaded machine; a blocked writer leaves the
-    // pipe short of F_GETPIPE_SZ, as small writes share its pages only in
-    // part).
-    int queued = 0, last = -1, still_ms = 0;
-    for (int ms = 0; ms < 30000 && still_ms < 100; ++ms) {
+    // data that has not grown over 100 polls 1 ms apart (a fixed pause may
+    // be too short for a sanitized build on a loaded machine; a blocked
+    // writer leaves the pipe short of F_GETPIPE_SZ, as small writes share
+    // its pages only in part). At most 30000 polls.
+    int queued = 0, last = -1, unchanged = 0;
+    for (int poll = 0; poll < 30000 && unchanged < 100; ++poll) {
         if (::ioctl(fds[0], FIONREAD, &queued) != 0) break;
-        still_ms = queued > 0 && queued == last ? still_ms + 1 : 0;
+        unchanged = queued > 0 && queued == last ? unchanged + 1 : 0;
         last = queued;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -73,13 +73,12 @@ TEST_P(Crash, RandomSigkillsOfProducersAndConsumers) {
             size_t victim = rng() % w.all().size();
             // Kill a worker at work: one that has completed an operation
             // since it started. A start under ASan or TSan can take longer
-            // than the pause above: with ctest -j2 under ASan, one run's 150
-            // kills once left nothing to recover and lost nothing (24 k
-            // messages moved, against 120-170 k since kills wait for work),
-            // and the run proved nothing. Bounded: a consumer of a queue
-            // whose producers are all starting may wait a while.
-            // Without recovery the queue leaks dry and workers stop making
-            // progress for good; that variant kills on until the leak shows.
+            // than the pause above, and a run whose kills all hit starting
+            // workers has nothing to recover (seen under ASan with ctest
+            // -j2). Bounded: a consumer of a queue whose producers are all
+            // starting may wait a while. Without recovery the queue leaks
+            // dry and workers stop making progress for good; that variant
+            // kills on until the leak shows.
             if (p.recovery && w.progress(victim) == 0) {
                 for (int ms = 0; ms < 2000 && w.progress(victim) == 0; ++ms)
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
