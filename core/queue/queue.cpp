@@ -117,6 +117,7 @@ Lane *Queue::enter(Errc *err) {
 // gate broken open, which invalidates its scan: it then reclaims nothing.
 void Queue::wait_gate(Lane *lane) {
     leave(lane);
+    const uint64_t started_ms = monotonic_ns() / 1'000'000;
     for (;;) {
         uint64_t g = hdr_->gate.load(std::memory_order_acquire);
         if (!gate_closed(g)) return;
@@ -124,11 +125,15 @@ void Queue::wait_gate(Lane *lane) {
         // (a reaper killed mid-scan, or a damaged gate word).
         uint32_t holder = hdr_->gate_holder.load(std::memory_order_acquire);
         const uint64_t now_ms = monotonic_ns() / 1'000'000;
-        // Our own lane never holds a gate we wait on; a deadline beyond what
-        // any reaper sets is damage.
+        // The reaper names itself just after closing the gate: until then
+        // gate_holder names an earlier one, so judge the holder only after
+        // a grace period. Our own lane never holds a gate we wait on; a
+        // deadline beyond what any reaper sets is damage.
+        const bool judge_holder = now_ms >= started_ms + kGateHolderGraceMs;
         if (now_ms > gate_deadline_ms(g) ||
-            now_ms + gate_budget_ms() + 1000 < gate_deadline_ms(g) || holder >= hdr_->lane_count ||
-            &region_->lanes()[holder] == lane || lanes_->state_of(holder) != LaneSet::State::live) {
+            now_ms + gate_budget_ms() + 1000 < gate_deadline_ms(g) ||
+            (judge_holder && (holder >= hdr_->lane_count || &region_->lanes()[holder] == lane ||
+                              lanes_->state_of(holder) != LaneSet::State::live))) {
             hdr_->gate.compare_exchange_strong(g, gate_open(gate_gen(g) + 1),
                                                std::memory_order_seq_cst);
             return;
@@ -262,7 +267,9 @@ bool Queue::take_runs(Freed *f) {
     const uint32_t used =
         std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
     for (uint32_t i = 0; i < used; ++i) {
-        if (lanes[i].pending.load(std::memory_order_relaxed) == 0) continue;
+        // seq_cst: the load half of the pair above, for a producer that
+        // registered as a waiter (free on x86).
+        if (lanes[i].pending.load(std::memory_order_seq_cst) == 0) continue;
         // acquire: the run's bits and links, written before it was published.
         const uint64_t run = lanes[i].pending.exchange(0, std::memory_order_acq_rel);
         if (!run) continue;
@@ -407,9 +414,12 @@ Errc Queue::try_dequeue(Lane *lane, MutBuf *bufs, uint32_t count, uint32_t *done
             }
         }
         // release: the run's bits and links are visible to whoever takes it.
+        // seq_cst RMW, not a store: it is the store half of the store-load
+        // pair with a producer asleep on a full queue (wake_not_full loads
+        // the waiter count next; a plain store could pass that load).
         if (run) {
             lane->pending_next.store(ids[c.count - 1], std::memory_order_relaxed);
-            lane->pending.store(run, std::memory_order_release);
+            lane->pending.exchange(run, std::memory_order_seq_cst);
         }
         f.ahead.finish(arena_);
         if (f.count) free_chain(lane, f.first, f.last, f.count);

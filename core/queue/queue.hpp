@@ -135,6 +135,8 @@ class Queue {
     // damaged one.
     uint64_t gate_budget_ms() const { return kQuiesceMs + uint64_t{arena_.count} / 20'000 + 100; }
     static constexpr uint64_t kQuiesceMs = 200;  // wait for live lanes this long
+    // A waiter trusts gate_holder only after waiting this long (see wait_gate).
+    static constexpr uint64_t kGateHolderGraceMs = 10;
 
     std::unique_ptr<Region> region_;
     layout::RegionHeader *hdr_;

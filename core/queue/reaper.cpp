@@ -191,11 +191,15 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     const uint64_t gen = gate_gen(g);
     const uint64_t deadline_ms = monotonic_ns() / 1'000'000 + gate_budget_ms();
     const uint64_t closed = gate_close(gen, deadline_ms);
-    hdr_->gate_holder.store(lanes_->index_of(self), std::memory_order_release);
     if (!hdr_->gate.compare_exchange_strong(g, closed, std::memory_order_seq_cst)) {
         leave(self);
         return fail(Errc::busy, "another process is recovering %s", region_->name().c_str());
     }
+    // Named only once the gate is ours: a reaper that lost the CAS must not
+    // overwrite the winner's name (its own next operation would then take
+    // the winner's gate for one it holds itself, and break it). Waiters
+    // give a closed gate a grace period before they look at its holder.
+    hdr_->gate_holder.store(lanes_->index_of(self), std::memory_order_release);
     heavy_fence();
 
     auto reopen = [&] {
@@ -255,7 +259,16 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
         return fail(Errc::nomem, "recovery of %s: no memory for the scan", region_->name().c_str());
     }
     if (s.damage) {
-        reopen();
+        // Damage counts only if the gate held for the whole scan: if a
+        // waiter broke it (we overran the deadline), the scan saw a queue
+        // at work, and what looked damaged may only have been in flight.
+        uint64_t c = closed;
+        const bool held =
+            hdr_->gate.compare_exchange_strong(c, gate_open(gen + 1), std::memory_order_seq_cst);
+        leave(self);
+        if (!held)
+            return fail(Errc::busy, "recovery of %s overran its deadline and was cancelled",
+                        region_->name().c_str());
         return mark_corrupt(s.damage);
     }
 
