@@ -295,7 +295,7 @@ Errc Broker::recover_topic(const std::string &name, bool whole) {
     while (pos + sizeof(uint32_t) <= seg->size()) {
         RecordView v = seg->read_at(pos);
         if (v.kind == RecordView::record) {
-            if (v.offset < seg->base() + count || v.offset - seg->base() > kMaxCount) {
+            if (v.offset < seg->base() + count || v.offset - seg->base() >= kMaxCount) {
                 v.kind = RecordView::bad;
                 v.why = "record offset out of sequence";
             } else {

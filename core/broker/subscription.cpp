@@ -114,7 +114,10 @@ Errc Subscription::add_cursor(const std::string &name, bool initial) {
             e = position(*c, 0, false);
             break;
         case StartSpec::offset:
-            e = position(*c, static_cast<uint64_t>(start_.value), false);
+            // Clamped to the end: a cursor past it would pass over the
+            // records published up to its offset, uncounted.
+            e = position(*c, std::min(static_cast<uint64_t>(start_.value), c->topic->end_offset()),
+                         false);
             break;
         case StartSpec::time:
             e = position_time(*c, start_.value);
@@ -422,7 +425,9 @@ Errc Subscription::seek(const char *topic, uint64_t offset) {
         if (topic && cp->topic->name() != topic) continue;
         found = true;
         const uint64_t missed = cp->missed;
-        if (Errc e = position(*cp, offset, false); e != Errc::ok) return e;
+        // Clamped to the end, as to the start: see StartSpec::offset above.
+        if (Errc e = position(*cp, std::min(offset, cp->topic->end_offset()), false); e != Errc::ok)
+            return e;
         cp->missed = missed;
         cp->broken = false;
     }

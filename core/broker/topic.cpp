@@ -130,9 +130,44 @@ Errc Topic::map_control() {
 // earlier owner of the slot number is dead; its key is superseded by gen).
 void Topic::attach_slot() {
     WriterSlot &s = ctl_->slots[ctx_->slot];
+    // The handle slot's previous owner is dead (we hold its lock now). If it
+    // died inside a reservation, its key is the only record of where that
+    // ends: settle it before the key is gone.
+    const uint64_t k = s.key.load(std::memory_order_seq_cst);
+    if (k != kIdle && k != kReserving)
+        settle_dead_reservation(static_cast<uint32_t>(k >> kIndexShift), k & kPosMask,
+                                pos_of(s.size.load(std::memory_order_seq_cst)));
     s.key.store(kIdle, std::memory_order_seq_cst);
     s.gen.store(ctx_->gen, std::memory_order_seq_cst);
     slot_attached_.store(true, std::memory_order_release);
+}
+
+void Topic::settle_dead_reservation(uint32_t index, uint64_t pos, uint64_t bytes) {
+    std::vector<uint64_t> b;
+    if (bases(&b) != Errc::ok) return;
+    std::shared_ptr<Segment> seg;
+    for (auto it = b.rbegin(); it != b.rend() && !seg; ++it) {
+        std::shared_ptr<Segment> s;
+        if (segment(*it, &s) != Errc::ok) continue;
+        if (s->index() == index)
+            seg = std::move(s);
+        else if (s->index() < index)
+            break;  // deleted by retention
+    }
+    if (!seg) return;
+    // The writer committed its records in order: walk those it committed,
+    // pad from the first it did not to the end of its reservation.
+    const uint64_t end = std::min(pos + bytes, seg->size());
+    for (uint64_t q = pos; q < end;) {
+        RecordView v = seg->read_at(q);
+        if (v.kind == RecordView::record || v.kind == RecordView::padding) {
+            q += v.size;
+            continue;
+        }
+        if (v.kind == RecordView::empty && seg->pad(q, end - q))
+            ctl_->holes_skipped.fetch_add(1, std::memory_order_relaxed);
+        return;  // bad: readers report it
+    }
 }
 
 bool Topic::slot_live(uint32_t i) const {
@@ -223,6 +258,13 @@ Errc Topic::publish(const Message *msgs, size_t n, uint64_t *first_offset, size_
         slot.key.store(kReserving, std::memory_order_relaxed);
         const uint64_t r = h.tail.fetch_add(pack(k, total), std::memory_order_seq_cst);
         const uint64_t pos = pos_of(r), cnt = count_of(r);
+        if (pos < kSegmentHeaderSize || pos % 8 != 0) {
+            // The tail lives in a file every process maps: checked, not trusted.
+            slot.key.store(kIdle, std::memory_order_release);
+            return fail(Errc::corrupt,
+                        "topic %s: segment %u's tail (byte %" PRIu64 ") is not a record position",
+                        name_.c_str(), seg->index(), pos);
+        }
         slot.size.store(pack(cnt, total), std::memory_order_relaxed);
         // release: with the size above, for a reader that loads the key.
         slot.key.store(slot_key(seg->index(), pos), std::memory_order_release);
@@ -358,25 +400,31 @@ Errc Topic::roll(const Segment &seg) {
 
 bool Topic::skip_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
     // `limit` was read (tail or seal) before the slots below.
-    uint64_t end = limit, known = 0;
+    uint64_t end = limit, known_end = 0;
     const bool no_live_writer_here = scan_writers(seg, [&](uint64_t kp, uint64_t sz, bool alive) {
+        // A reservation holds a batch: pos may lie past its first record.
+        const bool covers = kp <= pos && pos < kp + pos_of(sz);
         if (alive) {
-            if (kp == pos) return false;  // being written
+            if (covers) return false;  // being written (or its writer is stopped)
             if (kp > pos) end = std::min(end, kp);
-        } else if (kp == pos) {
-            known = pos_of(sz);
+        } else if (covers) {
+            // The dead writer committed its records in order, so nothing of
+            // its reservation from pos on was committed.
+            known_end = kp + pos_of(sz);
         }
         return true;
     });
     if (!no_live_writer_here) return false;
-    if (known) {
-        end = std::min(end, pos + known);
+    if (known_end) {
+        end = std::min(end, known_end);
     } else {
-        // The dead writer never said how much it reserved: the hole ends at
-        // the next record or padding that validates, or at the limit.
+        // The dead writer never said where it wrote (it died announcing its
+        // reservation, so wrote nothing there): the hole ends at the next
+        // record whose CRC validates, or at the limit. Not at a word that
+        // merely looks like padding: padding carries no CRC, and any 8 bytes
+        // of a dead writer's half-written record can look like it.
         for (uint64_t q = pos + 8; q < end; q += 8) {
-            RecordView v = seg.read_at(q);
-            if (v.kind == RecordView::record || v.kind == RecordView::padding) {
+            if (seg.read_at(q).kind == RecordView::record) {
                 end = q;
                 break;
             }
@@ -424,6 +472,8 @@ Errc Topic::lead_sync() {
         RecordView v = seg->read_at(pos);
         if (v.kind == RecordView::record) {
             off = std::max(off, v.offset + 1);
+        } else if (v.kind == RecordView::empty && skip_stuck_hole(*seg, pos, lim)) {
+            continue;  // a dead writer's hole, padded now: read it again
         } else if (v.kind != RecordView::padding) {
             break;  // not committed yet (or bad: readers report it)
         }
@@ -445,6 +495,21 @@ Errc Topic::lead_sync() {
     return Errc::ok;
 }
 
+bool Topic::skip_stuck_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
+    // Without this, a dead writer's hole would hold back every later record
+    // of a topic that no subscriber reads (readers pad holes, see
+    // skip_hole): GROUP publishes would wait for ever.
+    const uint64_t now = monotonic_ns();
+    if (stuck_base_ != seg.base() || stuck_pos_ != pos) {
+        stuck_base_ = seg.base();
+        stuck_pos_ = pos;
+        stuck_since_ = now;
+        return false;
+    }
+    if (now - stuck_since_ < static_cast<uint64_t>(ctx_->opts.hole_timeout_ns)) return false;
+    return skip_hole(seg, pos, limit);
+}
+
 // sync_owner names the leader: its handle slot + 1 in the low 9 bits, the
 // low 23 bits of the slot's generation above (a later owner of the same slot
 // is not mistaken for the leader).
@@ -463,8 +528,14 @@ bool Topic::owner_live(uint32_t owner) const {
 Errc Topic::sync_round() {
     uint32_t expected = 0;
     const uint32_t me = owner_word();
-    if (!ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel))
-        return Errc::ok;
+    if (!ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
+        // A leader is at work, or died holding the role: then take it over,
+        // or durable_offset (and with it every durable ack) would stay put
+        // for as long as nobody publishes with GROUP or ALWAYS.
+        if (owner_live(expected) ||
+            !ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel))
+            return Errc::ok;
+    }
     Errc e = lead_sync();
     ctl_->sync_owner.store(0, std::memory_order_release);
     ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst);
@@ -485,13 +556,24 @@ Errc Topic::sync_to(uint64_t end, bool own_fsync) {
             return Errc::ok;
         uint32_t owner = 0;
         if (ctl_->sync_owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel)) {
+            const uint64_t before = ctl_->durable_offset.load(std::memory_order_acquire);
             Errc e = lead_sync();
             ctl_->sync_owner.store(0, std::memory_order_release);
-            ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst);
+            const uint32_t seq = ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst) + 1;
             if (ctl_->sync_waiters.load(std::memory_order_seq_cst))
                 futex_wake(word(ctl_->sync_seq), INT_MAX);
             if (e != Errc::ok) return e;
             if (own_fsync) return Errc::ok;  // our record was committed before the walk
+            // No progress: an uncommitted record stops the walk (a live
+            // writer's, which will lead itself once committed, or a dead
+            // one's, padded after hole_timeout_ns). Wait for the next round
+            // rather than fdatasync in a loop.
+            if (ctl_->durable_offset.load(std::memory_order_acquire) == before) {
+                ctl_->sync_waiters.fetch_add(1, std::memory_order_seq_cst);
+                if (ctl_->durable_offset.load(std::memory_order_seq_cst) < end)
+                    futex_wait(word(ctl_->sync_seq), seq, monotonic_ns() + 1'000'000);
+                ctl_->sync_waiters.fetch_sub(1, std::memory_order_relaxed);
+            }
             continue;
         }
         if (own_fsync) {

@@ -108,6 +108,9 @@ class Topic {
     Errc create_files(bool create);
     Errc map_control();
     void attach_slot();
+    // Pads what a dead writer left uncommitted of its reservation (segment
+    // index `index`, bytes [pos, pos + bytes)), as skip_hole would.
+    void settle_dead_reservation(uint32_t index, uint64_t pos, uint64_t bytes);
     Errc roll_wait(const Segment &seg, uint64_t deadline);
     bool seal_for_dead_closer(const Segment &seg);
     // Calls f(pos, size word, alive) for every writer slot with a reservation
@@ -119,6 +122,9 @@ class Topic {
     uint32_t owner_word() const;
     bool owner_live(uint32_t owner) const;
     Errc lead_sync();
+    // lead_sync found the record at pos uncommitted: pads it once it has
+    // been so for hole_timeout_ns and its writer is dead (as readers do).
+    bool skip_stuck_hole(const Segment &seg, uint64_t pos, uint64_t limit);
     Errc min_durable_ack(uint64_t *min_next, bool *any) const;
 
     Context *ctx_ = nullptr;
@@ -131,6 +137,9 @@ class Topic {
     std::mutex segs_mu_;
     std::map<uint64_t, std::shared_ptr<Segment>> segs_;
     std::atomic<bool> slot_attached_{false};
+    // Where this process's leader rounds last stopped at an uncommitted
+    // record, and since when (only the sync_owner touches them).
+    uint64_t stuck_base_ = UINT64_MAX, stuck_pos_ = 0, stuck_since_ = 0;
 };
 
 }  // namespace cq::broker

@@ -287,8 +287,21 @@ TEST(Broker, SeekByOffsetAndTime) {
     cq_subscription *s2 = nullptr;
     ASSERT_EQ(broker_subscribe_ex(b, &o, &s2), CQ_OK);
     EXPECT_EQ(drain(s2).size(), 2u);
+    // Past the end: clamped to it (not left there to pass over the records
+    // published up to that offset unseen), by seek and by the start option.
+    ASSERT_EQ(broker_seek(s, "s", 1000), CQ_OK);
+    o.start_value = 1000;
+    cq_subscription *s3 = nullptr;
+    ASSERT_EQ(broker_subscribe_ex(b, &o, &s3), CQ_OK);
+    for (int i = 30; i < 35; ++i) publish(b, "s", std::to_string(i));
+    for (cq_subscription *x : {s, s3}) {
+        got = drain(x);
+        ASSERT_EQ(got.size(), 5u);
+        EXPECT_EQ(got[0].offset, 30u);
+    }
     broker_unsubscribe(s);
     broker_unsubscribe(s2);
+    broker_unsubscribe(s3);
     broker_close(b);
 }
 

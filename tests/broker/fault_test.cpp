@@ -9,12 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/broker/broker.hpp"
 #include "core/broker/io.hpp"
@@ -176,6 +180,153 @@ TEST(BrokerFaults, DeadPublishersHoleIsSkippedAfterTheTimeout) {
         ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
         EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
     }
+}
+
+// A batch publisher that committed the first record of its reservation and
+// died writing the second: the hole is the rest of its reservation, known
+// from its slot (or settled by the next owner of that slot), never guessed
+// from the half-written bytes. Here the dead record's timestamp reads, as a
+// record word, like padding of 4096 bytes.
+void dead_batch_writer_hole(bk::Broker &dead, const std::string &topic) {
+    std::shared_ptr<bk::Topic> t;
+    ASSERT_EQ(dead.topic(topic, true, &t), Errc::ok);
+    ASSERT_EQ(publish(dead, topic, "from the doomed handle"), Errc::ok);  // attaches its slot
+    std::shared_ptr<bk::Segment> seg;
+    ASSERT_EQ(t->active(&seg), Errc::ok);
+    bk::WriterSlot &slot = t->ctl().slots[dead.ctx().slot];
+    const uint64_t sz = bk::record_size(100);
+    slot.key.store(bk::kReserving);
+    const uint64_t r = seg->header().tail.fetch_add(bk::pack(2, 2 * sz));
+    slot.size.store(bk::pack(bk::count_of(r), 2 * sz));
+    slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
+    const std::string body(100, 'b');
+    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, body.data(), 100);
+    auto *second = reinterpret_cast<bk::RecordHeader *>(seg->bytes() + bk::pos_of(r) + sz);
+    second->offset = seg->base() + bk::count_of(r) + 1;
+    second->timestamp_ns = int64_t{0x80000200};  // state "padding", 512 x 8 bytes
+    second->len = 100;
+    std::memset(seg->bytes() + bk::pos_of(r) + sz + sizeof(bk::RecordHeader), 0x5A, 60);
+}
+
+TEST(BrokerFaults, DeadBatchPublishersHoleEndsWhereItsReservationDoes) {
+    for (bool reattached : {false, true}) {
+        SCOPED_TRACE(reattached);
+        cqtest::TempDir d;
+        auto live = open(d.path(), opts());
+        ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
+        {
+            auto dead = open(d.path(), opts());
+            dead_batch_writer_hole(*dead, "h");
+            ASSERT_EQ(dead->close(), Errc::ok);
+        }
+        std::unique_ptr<bk::Broker> next;
+        if (reattached) {
+            // The dead handle's slot goes to the next handle opened, whose
+            // first publish to the topic takes the slot over.
+            next = open(d.path(), opts());
+            ASSERT_EQ(publish(*next, "h", "from its successor"), Errc::ok);
+        }
+        ASSERT_EQ(publish(*live, "h", "after the hole"), Errc::ok);
+        auto all = read_all(*live, "h", 200'000'000);
+        std::vector<std::string> want = {"first", "from the doomed handle", std::string(100, 'b')};
+        if (reattached) want.push_back("from its successor");
+        want.push_back("after the hole");
+        ASSERT_EQ(all.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(all[i].second, want[i]) << i;
+        EXPECT_EQ(all.back().first, want.size());  // one offset, the dead record's, skipped
+        std::shared_ptr<bk::Topic> t;
+        ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
+        EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
+    }
+}
+
+// A batch writer alive but stopped (SIGSTOP) after the first record of its
+// reservation: readers wait for it however long it takes, as for a single
+// record.
+TEST(BrokerFaults, LiveBatchWritersReservationIsNeverSkipped) {
+    cqtest::TempDir d;
+    auto b = open(d.path(), opts());
+    auto writer = open(d.path(), opts());
+    ASSERT_EQ(publish(*writer, "h", "one"), Errc::ok);
+    std::shared_ptr<bk::Topic> t;
+    ASSERT_EQ(writer->topic("h", false, &t), Errc::ok);
+    std::shared_ptr<bk::Segment> seg;
+    ASSERT_EQ(t->active(&seg), Errc::ok);
+    bk::WriterSlot &slot = t->ctl().slots[writer->ctx().slot];
+    const uint64_t sz = bk::record_size(5);
+    slot.key.store(bk::kReserving);
+    const uint64_t r = seg->header().tail.fetch_add(bk::pack(2, 2 * sz));
+    slot.size.store(bk::pack(bk::count_of(r), 2 * sz));
+    slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
+    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, "two..", 5);
+    auto got = read_all(*b, "h", 300'000'000);  // well past the hole timeout
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(t->ctl().holes_skipped.load(), 0u);
+    seg->write_record(bk::pos_of(r) + sz, seg->base() + bk::count_of(r) + 1, 0, "three", 5);
+    slot.key.store(bk::kIdle);
+    got = read_all(*b, "h");
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[2].second, "three");
+}
+
+// Nobody reads the topic, so no reader pads the dead writer's hole: the
+// group commit's leader must, or every later GROUP publish waits for ever.
+TEST(BrokerFaults, GroupPublishBehindADeadPublishersHoleReturnsWithoutReaders) {
+    for (bool said_where : {true, false}) {
+        SCOPED_TRACE(said_where);
+        cqtest::TempDir d;
+        auto live = open(d.path(), opts(bk::FsyncPolicy::group));
+        ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
+        {
+            auto dead = open(d.path(), opts());
+            dead_writer_hole(*dead, "h", said_where);
+            ASSERT_EQ(dead->close(), Errc::ok);
+        }
+        std::atomic<int> result{-1000};
+        std::thread pub([&] { result = static_cast<int>(publish(*live, "h", "after the hole")); });
+        for (int i = 0; i < 10'000 && result == -1000; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (result == -1000) {
+            ADD_FAILURE() << "a GROUP publish behind a dead writer's hole did not return in 10 s";
+            std::fflush(stdout);
+            std::_Exit(1);  // the publisher cannot be joined
+        }
+        pub.join();
+        EXPECT_EQ(result.load(), static_cast<int>(Errc::ok)) << cq::last_error();
+        std::shared_ptr<bk::Topic> t;
+        ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
+        EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
+        EXPECT_EQ(t->ctl().durable_offset.load(), 4u);  // first, doomed, the hole, after
+    }
+}
+
+// A sync leader killed holding the role: the INTERVAL thread's rounds take
+// it over, or durable_offset (and every durable ack) stays put while only
+// INTERVAL or NONE handles publish.
+TEST(BrokerFaults, IntervalRoundsReplaceADeadSyncLeader) {
+    cqtest::TempDir d;
+    bk::Options o = opts(bk::FsyncPolicy::interval);
+    o.fsync_interval_ms = 1;
+    auto live = open(d.path(), o);
+    ASSERT_EQ(publish(*live, "s", "one"), Errc::ok);
+    std::shared_ptr<bk::Topic> t;
+    ASSERT_EQ(live->topic("s", false, &t), Errc::ok);
+    uint32_t dead_owner;
+    {
+        auto dead = open(d.path(), opts());
+        dead_owner =
+            static_cast<uint32_t>(dead->ctx().gen & 0x7FFFFF) << 9 | (dead->ctx().slot + 1);
+        ASSERT_EQ(dead->close(), Errc::ok);
+    }
+    // Wait for the first round to finish, then plant the dead leader.
+    for (int i = 0; i < 2000 && t->ctl().sync_owner.load() != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    uint32_t idle = 0;
+    ASSERT_TRUE(t->ctl().sync_owner.compare_exchange_strong(idle, dead_owner));
+    ASSERT_EQ(publish(*live, "s", "two"), Errc::ok);
+    for (int i = 0; i < 2000 && t->ctl().durable_offset.load() < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(t->ctl().durable_offset.load(), 2u);
 }
 
 TEST(BrokerFaults, LiveWritersReservationIsNeverSkipped) {
