@@ -30,12 +30,12 @@ struct ThreadLanes {
 thread_local ThreadLanes t_thread_lanes;
 }  // namespace
 
-LaneSet::LaneSet(RegionHeader *hdr, Lane *lanes, int fd)
+LaneSet::LaneSet(RegionHeader *hdr, Lane *lanes, uint32_t lane_count, int fd)
     : hdr_(hdr),
       lanes_(lanes),
       fd_(fd),
       nonce_(g_nonce.fetch_add(1, std::memory_order_relaxed)),
-      mine_(hdr->lane_count, false) {}
+      mine_(lane_count, false) {}
 
 LaneSet::~LaneSet() {
     // The descriptor is closed after this, which drops every lock at once;
@@ -88,7 +88,7 @@ Lane *LaneSet::claim_slow(bool *took_dead) {
             return &lanes_[e.index];
         }
     }
-    const uint32_t n = hdr_->lane_count;
+    const uint32_t n = static_cast<uint32_t>(mine_.size());  // the checked lane count
     const uint64_t token = (static_cast<uint64_t>(::getpid()) << 32) |
                            (g_nonce.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFFFFu);
     for (uint32_t i = 0; i < n; ++i) {

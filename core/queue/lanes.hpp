@@ -53,7 +53,8 @@ __attribute__((tls_model("initial-exec"))) inline constinit thread_local LaneCac
 
 class LaneSet {
   public:
-    LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, int fd);
+    // lane_count: the region's, as checked when it was opened (Region).
+    LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, uint32_t lane_count, int fd);
     ~LaneSet();
     LaneSet(const LaneSet &) = delete;
     LaneSet &operator=(const LaneSet &) = delete;

@@ -38,14 +38,15 @@ const uint32_t *futex_word(const Atomic32 &a) {
 Queue::Queue(std::unique_ptr<Region> region)
     : region_(std::move(region)),
       hdr_(region_->header()),
-      arena_{hdr_, region_->node_base(), hdr_->node_stride, hdr_->node_count,
-             hdr_->max_message_size},
-      lanes_(std::make_shared<LaneSet>(hdr_, region_->lanes(), region_->fd())),
+      arena_{hdr_, region_->node_base(), region_->node_stride(), region_->node_count(),
+             region_->max_message_size()},
+      lanes_(
+          std::make_shared<LaneSet>(hdr_, region_->lanes(), region_->lane_count(), region_->fd())),
       fork_gen_(g_fork_gen.load(std::memory_order_relaxed)),
       light_fence_(membarrier_light_ok()),
       // Small queues hand freed nodes to everyone at once; big ones keep up
       // to 64 per lane, a 64th of the capacity at most.
-      lane_stack_max_(std::clamp<uint32_t>(hdr_->capacity / 64, 1, 64)) {
+      lane_stack_max_(std::clamp<uint32_t>(region_->capacity() / 64, 1, 64)) {
     lanes_->self_ = lanes_;
 }
 
@@ -132,8 +133,9 @@ void Queue::wait_gate(Lane *lane) {
         const bool judge_holder = now_ms >= started_ms + kGateHolderGraceMs;
         if (now_ms > gate_deadline_ms(g) ||
             now_ms + gate_budget_ms() + 1000 < gate_deadline_ms(g) ||
-            (judge_holder && (holder >= hdr_->lane_count || &region_->lanes()[holder] == lane ||
-                              lanes_->state_of(holder) != LaneSet::State::live))) {
+            (judge_holder &&
+             (holder >= region_->lane_count() || &region_->lanes()[holder] == lane ||
+              lanes_->state_of(holder) != LaneSet::State::live))) {
             hdr_->gate.compare_exchange_strong(g, gate_open(gate_gen(g) + 1),
                                                std::memory_order_seq_cst);
             return;
@@ -180,7 +182,7 @@ free_list::PopResult Queue::take_nodes(Lane *lane, uint32_t want, uint32_t *firs
         return PopResult::corrupt;
     Lane *lanes = region_->lanes();
     const uint32_t used =
-        std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
+        std::min(hdr_->lanes_used.load(std::memory_order_acquire), region_->lane_count());
     for (uint32_t i = 0; i < used && *got < want; ++i) {
         if (&lanes[i] == lane || idx_of(lanes[i].free_top.load(std::memory_order_relaxed)) == kNil)
             continue;
@@ -265,7 +267,7 @@ bool Queue::release_run(uint64_t run, Freed *f) {
 bool Queue::take_runs(Freed *f) {
     Lane *lanes = region_->lanes();
     const uint32_t used =
-        std::min(hdr_->lanes_used.load(std::memory_order_acquire), hdr_->lane_count);
+        std::min(hdr_->lanes_used.load(std::memory_order_acquire), region_->lane_count());
     for (uint32_t i = 0; i < used; ++i) {
         // seq_cst: the load half of the pair above, for a producer that
         // registered as a waiter (free on x86).
@@ -562,7 +564,7 @@ void Queue::interrupt() {
 
 bool Queue::any_dead_lane() {
     const uint32_t used = hdr_->lanes_used.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i)
+    for (uint32_t i = 0; i < used && i < region_->lane_count(); ++i)
         if (lanes_->state_of(i) == LaneSet::State::dead) return true;
     return false;
 }
@@ -596,7 +598,7 @@ Errc Queue::stats(QueueStats *out) {
     s.recoveries = hdr_->recoveries.load(std::memory_order_relaxed);
     const uint32_t used = hdr_->lanes_used.load(std::memory_order_acquire);
     Lane *lanes = region_->lanes();
-    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) {
+    for (uint32_t i = 0; i < used && i < region_->lane_count(); ++i) {
         s.enqueued += lanes[i].enqueued.load(std::memory_order_relaxed);
         s.dequeued += lanes[i].dequeued.load(std::memory_order_relaxed);
         switch (lanes_->state_of(i)) {
@@ -627,7 +629,7 @@ Errc Queue::stats(QueueStats *out) {
         }
     };
     count_stack(hdr_->free_top);
-    for (uint32_t i = 0; i < used && i < hdr_->lane_count; ++i) {
+    for (uint32_t i = 0; i < used && i < region_->lane_count(); ++i) {
         count_stack(lanes[i].free_top);
         // Finished by a consumer, taken by a producer that needs them.
         s.free_nodes += run_count(lanes[i].pending.load(std::memory_order_relaxed));

@@ -75,7 +75,7 @@ struct Scan {
 };
 
 // Marks every list; the world is stopped.
-void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
+void scan(const Arena &a, const Lane *lanes, uint32_t lane_count, Marks &marks, Scan *s) {
     const RegionHeader *h = a.hdr;
     uint32_t head = idx_of(h->head.load(std::memory_order_acquire));
     const uint32_t tail = idx_of(h->tail.load(std::memory_order_acquire));
@@ -83,7 +83,7 @@ void scan(const Arena &a, const Lane *lanes, Marks &marks, Scan *s) {
         s->damage = "head or tail index out of range";
         return;
     }
-    const uint32_t used = std::min(h->lanes_used.load(std::memory_order_acquire), h->lane_count);
+    const uint32_t used = std::min(h->lanes_used.load(std::memory_order_acquire), lane_count);
     // Pending runs first (a lagging tail may lead through them).
     Marks pending(a.count);
     for (uint32_t i = 0; i < used; ++i) {
@@ -211,7 +211,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     // 2. Quiesce.
     const uint32_t me = lanes_->index_of(self);
     const uint32_t used =
-        std::min(hdr_->lanes_used.load(std::memory_order_seq_cst), hdr_->lane_count);
+        std::min(hdr_->lanes_used.load(std::memory_order_seq_cst), region_->lane_count());
     Lane *lanes = region_->lanes();
     std::vector<std::pair<uint32_t, uint64_t>> dead;
     const uint64_t quiesce_deadline = monotonic_ns() + kQuiesceMs * 1'000'000;
@@ -248,7 +248,7 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     std::vector<uint32_t> orphans;
     try {
         Marks marks(arena_.count);
-        scan(arena_, region_->lanes(), marks, &s);
+        scan(arena_, region_->lanes(), region_->lane_count(), marks, &s);
         if (!s.damage && s.audit.orphans) {
             orphans.reserve(s.audit.orphans);
             for (uint32_t i = 0; i < arena_.count; ++i)

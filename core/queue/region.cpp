@@ -194,6 +194,26 @@ Region::Region(Fd fd, Mapping map, std::string name, bool created)
       name_(std::move(name)),
       created_(created) {}
 
+Errc Region::pin_geometry(uint64_t object_size) {
+    // One read of each field: the values checked are the values used.
+    const uint32_t capacity = hdr_->capacity, max_message_size = hdr_->max_message_size,
+                   lane_count = hdr_->lane_count;
+    Geometry g;
+    if (capacity == 0 || capacity > 0xFFFFFFFEu || max_message_size == 0 ||
+        max_message_size > 16u * 1024 * 1024 || lane_count == 0 || lane_count > 65536 ||
+        !compute_geometry(capacity, max_message_size, lane_count, &g) ||
+        g.total_size != object_size)
+        return fail(Errc::corrupt, "%s: the header's geometry changed while it was opened",
+                    name_.c_str());
+    lanes_ = reinterpret_cast<Lane *>(base() + g.lanes_offset);
+    nodes_ = base() + g.nodes_offset;
+    lane_count_ = lane_count;
+    node_count_ = capacity + 1;
+    node_stride_ = g.node_stride;
+    max_message_size_ = max_message_size;
+    return Errc::ok;
+}
+
 Errc Region::unlink(const char *name) {
     if (Errc e = check_region_name(name); e != Errc::ok) return e;
     int r = is_path(name) ? ::unlink(name) : ::shm_unlink((std::string("/") + name).c_str());
@@ -220,7 +240,12 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                 return e;
             }
             out->reset(new (std::nothrow) Region(std::move(fd), std::move(map), name, true));
-            return *out ? Errc::ok : fail(Errc::nomem, "out of memory");
+            if (!*out) return fail(Errc::nomem, "out of memory");
+            if (Errc e2 = (*out)->pin_geometry(g.total_size); e2 != Errc::ok) {
+                out->reset();
+                return e2;
+            }
+            return Errc::ok;
         }
         if (errno != EEXIST)
             return fail_errno(errc_from_errno(errno), errno, "cannot create %s", name);
@@ -260,7 +285,12 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                     return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
                 Mapping map(all, size);
                 out->reset(new (std::nothrow) Region(std::move(fd), std::move(map), name, false));
-                return *out ? Errc::ok : fail(Errc::nomem, "out of memory");
+                if (!*out) return fail(Errc::nomem, "out of memory");
+                if (Errc e2 = (*out)->pin_geometry(size); e2 != Errc::ok) {
+                    out->reset();
+                    return e2;
+                }
+                return Errc::ok;
             }
         } else if (size != 0) {
             // A creator sizes the object from 0 straight to its full size, so
@@ -303,7 +333,12 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                     if (e != Errc::ok) return e;
                     out->reset(new (std::nothrow)
                                    Region(std::move(fd), std::move(map), name, true));
-                    return *out ? Errc::ok : fail(Errc::nomem, "out of memory");
+                    if (!*out) return fail(Errc::nomem, "out of memory");
+                    if (Errc e2 = (*out)->pin_geometry(g.total_size); e2 != Errc::ok) {
+                        out->reset();
+                        return e2;
+                    }
+                    return Errc::ok;
                 }
                 ofd_unlock(fd.get(), kInitLockByte);
                 continue;

@@ -41,10 +41,17 @@ class Region {
     static Errc unlink(const char *name);
 
     layout::RegionHeader *header() const { return hdr_; }
-    layout::Lane *lanes() const {
-        return reinterpret_cast<layout::Lane *>(base() + hdr_->lanes_offset);
-    }
-    char *node_base() const { return base() + hdr_->nodes_offset; }
+    // The geometry, read from the header once and checked when the region
+    // was opened: every process can write the header, so nothing below is
+    // read from it again (a peer that rewrites lane_count or lanes_offset
+    // later cannot send this process outside the mapping).
+    layout::Lane *lanes() const { return lanes_; }
+    char *node_base() const { return nodes_; }
+    uint32_t lane_count() const { return lane_count_; }
+    uint32_t node_count() const { return node_count_; }
+    uint32_t node_stride() const { return node_stride_; }
+    uint32_t capacity() const { return node_count_ - 1; }
+    uint32_t max_message_size() const { return max_message_size_; }
     int fd() const { return fd_.get(); }
     const std::string &name() const { return name_; }
     bool created() const { return created_; }
@@ -52,12 +59,18 @@ class Region {
   private:
     Region(Fd fd, Mapping map, std::string name, bool created);
     char *base() const { return static_cast<char *>(map_.get()); }
+    // Reads the geometry from the mapped header once, checks it against
+    // itself and the object's size, and keeps it (CORRUPT if it fails).
+    Errc pin_geometry(uint64_t object_size);
 
     Fd fd_;
     Mapping map_;
     layout::RegionHeader *hdr_;
     std::string name_;
     bool created_;
+    layout::Lane *lanes_ = nullptr;
+    char *nodes_ = nullptr;
+    uint32_t lane_count_ = 0, node_count_ = 0, node_stride_ = 0, max_message_size_ = 0;
 };
 
 }  // namespace cq

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -337,6 +338,54 @@ TEST_F(Corrupt, PrefetchHintsAreNeverTrusted) {
     ASSERT_EQ(cq_stats(q, &st), CQ_OK);
     EXPECT_EQ(st.free_nodes + st.length, st.capacity);
     cq_close(q);
+}
+
+// Every process maps the header writable. A peer that rewrites the geometry
+// after this process opened the queue must not send it outside its mapping:
+// the geometry is read and checked once, at open, and kept.
+TEST_F(Corrupt, GeometryRewrittenAfterOpenIsNeverFollowed) {
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q), CQ_OK);
+    int fd = ::open(path_.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    void *a = ::mmap(nullptr, sizeof(L::RegionHeader), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    ASSERT_NE(a, MAP_FAILED);
+    auto *h = static_cast<L::RegionHeader *>(a);
+    h->lanes_offset = uint64_t{1} << 40;
+    h->nodes_offset = uint64_t{1} << 40;
+    h->lane_count = 0xFFFFFFFFu;
+    h->node_count = 0xFFFFFFFFu;
+    h->node_stride = 0xFFFFFFF0u;
+    h->capacity = 0xFFFFFFFEu;
+    h->lanes_used.store(0xFFFFFFFFu);
+    // This handle goes on with the geometry it checked: fill (steals walk
+    // every lane), drain in order, recover (the scan walks every lane).
+    char buf[64];
+    size_t len;
+    ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK);  // "one" from SetUp
+    int sent = 0;
+    while (cq_enqueue(q, &sent, sizeof sent) == CQ_OK) ++sent;
+    EXPECT_EQ(sent, 6);  // 8 nodes, two still hold "two" and "three"
+    for (const char *m : {"two", "three"}) {
+        ASSERT_EQ(cq_dequeue(q, buf, sizeof buf, &len), CQ_OK) << cq_last_error();
+        EXPECT_EQ(std::string(buf, len), m);
+    }
+    for (int i = 0; i < sent; ++i) {
+        int got = -1;
+        ASSERT_EQ(cq_dequeue(q, &got, sizeof got, &len), CQ_OK) << cq_last_error();
+        EXPECT_EQ(got, i);
+    }
+    uint64_t reclaimed = 99;
+    EXPECT_EQ(cq_recover(q, &reclaimed), CQ_OK) << cq_last_error();
+    EXPECT_EQ(reclaimed, 0u);
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    EXPECT_EQ(st.free_nodes, 8u);
+    cq_close(q);
+    ::munmap(a, sizeof(L::RegionHeader));
+    // A process that opens it now sees the damage.
+    EXPECT_EQ(open_plain(&q), CQ_ECORRUPT);
 }
 
 TEST_F(Corrupt, ForeignFileIsNeverOverwritten) {
