@@ -69,6 +69,11 @@ struct Scan {
     // died before recording them. With the done bits it owed; after tail is
     // moved to the end they get kTailPast too.
     std::vector<std::pair<uint32_t, uint32_t>> behind;
+    // Nodes in pending runs whose claimer died before copying them: a node
+    // a consumer claimed (as its new dummy) and died on, unlinked since by
+    // another consumer's claim into that one's pending run. The world is
+    // stopped, so every live claimer has copied what it claimed.
+    std::vector<uint32_t> run_uncopied;
     uint32_t dummy = kNil;
     bool dummy_uncopied = false;  // the head dummy's claimer died before copying
     const char *damage = nullptr;
@@ -96,6 +101,8 @@ void scan(const Arena &a, const Lane *lanes, uint32_t lane_count, Marks &marks, 
             }
             pending.test_and_set(c);
             ++s->audit.held;
+            if (!(a.node(c)->done.load(std::memory_order_acquire) & kCopied))
+                s->run_uncopied.push_back(c);
             c = idx_of(a.node(c)->next.load(std::memory_order_acquire));
         }
     }
@@ -303,6 +310,9 @@ Errc Queue::reap(Lane *self, uint64_t *reclaimed, Audit *audit) {
     // end of the list, which passes them all.
     Freed f;
     if (s.dummy_uncopied) release_into(s.dummy, kCopied, &f);
+    // Nobody else sets kCopied on these, so they stay allocated until this
+    // (whoever takes their run meanwhile adds kTailPast; the last bit frees).
+    for (uint32_t n : s.run_uncopied) release_into(n, kCopied, &f);
     // take_runs moves tail to the end after taking each run; the nodes
     // behind head were unlinked before this, so that passes them too (the
     // tail_to_end here covers a reap that finds no run).

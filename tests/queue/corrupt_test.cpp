@@ -618,6 +618,40 @@ TEST_F(DeadMidOperation, RecoveryFinishesWhatAConsumerKilledAfterItsClaimOwed) {
     cq_close(q);
 }
 
+TEST_F(DeadMidOperation, RecoveryRepaysTheCopyOfANodeInAnotherConsumersPendingRun) {
+    // "a" and "b" enqueued as one batch: the link a -> b is soft. Consumer X
+    // claimed "a" (head -> a) and died before copying it; consumer E then
+    // claimed "b" (head -> b), which unlinked "a" into E's pending run: no
+    // hard link proved that tail passed it. Only recovery can add the copy
+    // X owed; without it "a" never becomes free.
+    cq_queue *q;
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    drain_three(q);
+    cq_iov iov[2] = {{"a", 1}, {"b", 1}};
+    ASSERT_EQ(cq_enqueue_batch(q, iov, 2), 2);
+    cq_close(q);
+    std::string b = slurp(path_);
+    const uint32_t dummy = head_idx(b), a = next_of(b, dummy), bb = next_of(b, a);
+    ASSERT_EQ(next_of(b, bb), L::kNil);
+    ASSERT_FALSE(L::is_hard(get<uint64_t>(b, node_off(a) + offsetof(L::NodeHeader, next))));
+    const uint64_t head = get<uint64_t>(b, offsetof(L::RegionHeader, head));
+    put<uint64_t>(b, offsetof(L::RegionHeader, head), L::tagged(bb, L::tag_of(head) + 2));
+    put<uint32_t>(b, node_off(a) + offsetof(L::NodeHeader, done), L::kUnlinked);
+    put<uint32_t>(b, node_off(bb) + offsetof(L::NodeHeader, done), L::kCopied);
+    put<uint64_t>(b, lane_off(1) + offsetof(L::Lane, pending), L::pending_run(a, 1));
+    put<uint32_t>(b, lane_off(1) + offsetof(L::Lane, pending_next), bb);
+    put<uint32_t>(b, offsetof(L::RegionHeader, lanes_used), 2);
+    spit(path_, b);
+    ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
+    uint64_t reclaimed = 0;
+    ASSERT_EQ(cq_recover(q, &reclaimed), CQ_OK) << cq_last_error();
+    EXPECT_EQ(reclaimed, 1u);  // the old dummy X left off every list
+    EXPECT_EQ(stats(q).length, 0u);
+    EXPECT_EQ(stats(q).free_nodes, 8u);
+    expect_full_capacity(q);
+    cq_close(q);
+}
+
 TEST_F(DeadMidOperation, APendingRunOfAThreadThatExitedIsTakenWhenTheQueueIsFull) {
     cq_queue *q;
     ASSERT_EQ(open_plain(&q, CQ_NO_RECOVER), CQ_OK);
