@@ -455,10 +455,19 @@ Errc Topic::lead_sync() {
         off = std::max(off, base);
     }
     touched.push_back(seg);
+    bool restarted = false;
     for (int steps = 0; steps < 1 << 22; ++steps) {
         uint64_t sealed_count;
         const uint64_t lim = seg->limit(&sealed_count);
-        if (pos >= lim) {
+        if (pos > lim || pos < kSegmentHeaderSize || pos % 8 != 0) {
+            // Not a position the walk can have stopped at (a damaged control
+            // file, or a tail that recovery moved back): walk the segment.
+            if (restarted) break;
+            restarted = true;
+            pos = kSegmentHeaderSize;
+            continue;
+        }
+        if (pos == lim) {
             if (sealed_count == UINT64_MAX) break;
             std::shared_ptr<Segment> next;
             if (segment(seg->base() + sealed_count, &next) != Errc::ok) break;
@@ -472,10 +481,19 @@ Errc Topic::lead_sync() {
         RecordView v = seg->read_at(pos);
         if (v.kind == RecordView::record) {
             off = std::max(off, v.offset + 1);
-        } else if (v.kind == RecordView::empty && skip_stuck_hole(*seg, pos, lim)) {
-            continue;  // a dead writer's hole, padded now: read it again
         } else if (v.kind != RecordView::padding) {
-            break;  // not committed yet (or bad: readers report it)
+            // Not committed yet (or bad: readers report it). Stuck here for
+            // hole_timeout_ns: make sure pos is a record's (it came from the
+            // shared control file), then pad it if its writer is dead.
+            if (!stuck_for_a_while(*seg, pos)) break;
+            if (!restarted && !walks_to(*seg, pos)) {
+                restarted = true;  // not a record's position: walk the segment again
+                pos = kSegmentHeaderSize;
+                continue;
+            }
+            if (v.kind == RecordView::empty && skip_hole(*seg, pos, lim))
+                continue;  // a dead writer's hole, padded now: read it again
+            break;
         }
         pos += v.size;
     }
@@ -489,16 +507,22 @@ Errc Topic::lead_sync() {
         }
         ctx_->stats->fsyncs.fetch_add(1, std::memory_order_relaxed);
     }
+    // In this order, so that a leader killed between two stores leaves a
+    // true durable_offset (everything below `off` is on disk now) and a
+    // position that is a record's in its segment (the first record's
+    // position is one in any segment): the next leader walks from there.
+    ctl_->durable_offset.store(off, std::memory_order_release);
+    if (ctl_->durable_base.load(std::memory_order_relaxed) != base)
+        ctl_->durable_pos.store(kSegmentHeaderSize, std::memory_order_release);
     ctl_->durable_base.store(base, std::memory_order_release);
     ctl_->durable_pos.store(pos, std::memory_order_release);
-    ctl_->durable_offset.store(off, std::memory_order_release);
     return Errc::ok;
 }
 
-bool Topic::skip_stuck_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
-    // Without this, a dead writer's hole would hold back every later record
-    // of a topic that no subscriber reads (readers pad holes, see
-    // skip_hole): GROUP publishes would wait for ever.
+bool Topic::stuck_for_a_while(const Segment &seg, uint64_t pos) {
+    // Without the padding this leads to, a dead writer's hole would hold
+    // back every later record of a topic that no subscriber reads (readers
+    // pad holes, see skip_hole): GROUP publishes would wait for ever.
     const uint64_t now = monotonic_ns();
     if (stuck_base_ != seg.base() || stuck_pos_ != pos) {
         stuck_base_ = seg.base();
@@ -506,8 +530,17 @@ bool Topic::skip_stuck_hole(const Segment &seg, uint64_t pos, uint64_t limit) {
         stuck_since_ = now;
         return false;
     }
-    if (now - stuck_since_ < static_cast<uint64_t>(ctx_->opts.hole_timeout_ns)) return false;
-    return skip_hole(seg, pos, limit);
+    return now - stuck_since_ >= static_cast<uint64_t>(ctx_->opts.hole_timeout_ns);
+}
+
+bool Topic::walks_to(const Segment &seg, uint64_t target) {
+    uint64_t q = kSegmentHeaderSize;
+    while (q < target) {
+        RecordView v = seg.read_at(q);
+        if (v.kind != RecordView::record && v.kind != RecordView::padding) return false;
+        q += v.size;  // at least 8: the loop ends
+    }
+    return q == target;
 }
 
 // sync_owner names the leader: its handle slot + 1 in the low 9 bits, the

@@ -122,9 +122,11 @@ class Topic {
     uint32_t owner_word() const;
     bool owner_live(uint32_t owner) const;
     Errc lead_sync();
-    // lead_sync found the record at pos uncommitted: pads it once it has
-    // been so for hole_timeout_ns and its writer is dead (as readers do).
-    bool skip_stuck_hole(const Segment &seg, uint64_t pos, uint64_t limit);
+    // Whether this process's leader rounds have stopped at pos of seg for
+    // hole_timeout_ns (the first call for a position starts the clock).
+    bool stuck_for_a_while(const Segment &seg, uint64_t pos);
+    // Whether walking seg's records from its first lands exactly on target.
+    static bool walks_to(const Segment &seg, uint64_t target);
     Errc min_durable_ack(uint64_t *min_next, bool *any) const;
 
     Context *ctx_ = nullptr;

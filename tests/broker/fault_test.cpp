@@ -300,6 +300,42 @@ TEST(BrokerFaults, GroupPublishBehindADeadPublishersHoleReturnsWithoutReaders) {
     }
 }
 
+// The durable position lives in the shared control file: a leader killed
+// between its stores (before they were ordered), or a peer's stray write,
+// can leave it inside a record. The leader must find its way back to the
+// records rather than stop there for ever (or pad inside a record).
+TEST(BrokerFaults, DurablePositionInsideARecordIsWalkedAgainNotTrusted) {
+    for (uint64_t bad_pos :
+         {bk::kSegmentHeaderSize + 8, bk::kSegmentHeaderSize + 40, uint64_t{1} << 39}) {
+        SCOPED_TRACE(bad_pos);
+        cqtest::TempDir d;
+        auto live = open(d.path(), opts(bk::FsyncPolicy::group));
+        std::string zeros(64, '\0');  // a body of zeros: reads as "not committed"
+        ASSERT_EQ(publish(*live, "t", zeros), Errc::ok);
+        ASSERT_EQ(publish(*live, "t", "two"), Errc::ok);
+        std::shared_ptr<bk::Topic> t;
+        ASSERT_EQ(live->topic("t", false, &t), Errc::ok);
+        t->ctl().durable_pos.store(bad_pos);
+        std::atomic<int> result{-1000};
+        std::thread pub([&] { result = static_cast<int>(publish(*live, "t", "three")); });
+        for (int i = 0; i < 10'000 && result == -1000; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (result == -1000) {
+            ADD_FAILURE() << "a GROUP publish behind a bad durable position did not return in 10 s";
+            std::fflush(stdout);
+            std::_Exit(1);  // the publisher cannot be joined
+        }
+        pub.join();
+        EXPECT_EQ(result.load(), static_cast<int>(Errc::ok)) << cq::last_error();
+        EXPECT_EQ(t->ctl().durable_offset.load(), 3u);
+        EXPECT_EQ(t->ctl().holes_skipped.load(), 0u);  // nothing padded inside a record
+        auto all = read_all(*live, "t");
+        ASSERT_EQ(all.size(), 3u);
+        EXPECT_EQ(all[0].second, zeros);
+        EXPECT_EQ(all[2].second, "three");
+    }
+}
+
 // A sync leader killed holding the role: the INTERVAL thread's rounds take
 // it over, or durable_offset (and every durable ack) stays put while only
 // INTERVAL or NONE handles publish.
