@@ -141,96 +141,72 @@ TEST(BrokerFaults, NoSpaceForTheNextSegmentLosesNothingStored) {
 
 // A publisher that reserved and died before committing: make one by hand in
 // a second handle, then close that handle (its slot's lock goes away, as at
-// a process's death).
-void dead_writer_hole(bk::Broker &dead, const std::string &topic, bool said_where) {
+// a process's death). `said_where`: it stored its reservation in its slot;
+// `silent`: it died before that; `batch_tail`: it reserved two records,
+// committed the first and died writing the second, whose timestamp reads, as
+// a record word, like padding of 4096 bytes (the hole is the rest of its
+// reservation, known from its slot, never guessed from those bytes).
+enum class Hole { said_where, silent, batch_tail };
+
+void dead_writer_hole(const std::string &dir, const std::string &topic, Hole kind) {
+    auto dead = open(dir, opts());
+    ASSERT_TRUE(dead);
     std::shared_ptr<bk::Topic> t;
-    ASSERT_EQ(dead.topic(topic, true, &t), Errc::ok);
-    ASSERT_EQ(publish(dead, topic, "from the doomed handle"), Errc::ok);  // attaches its slot
+    ASSERT_EQ(dead->topic(topic, true, &t), Errc::ok);
+    ASSERT_EQ(publish(*dead, topic, "from the doomed handle"), Errc::ok);  // attaches its slot
     std::shared_ptr<bk::Segment> seg;
     ASSERT_EQ(t->active(&seg), Errc::ok);
-    bk::WriterSlot &slot = t->ctl().slots[dead.ctx().slot];
+    bk::WriterSlot &slot = t->ctl().slots[dead->ctx().slot];
+    const uint64_t sz = bk::record_size(100), n = kind == Hole::batch_tail ? 2 : 1;
     slot.key.store(bk::kReserving);
-    const uint64_t r = seg->header().tail.fetch_add(bk::pack(1, bk::record_size(100)));
-    if (said_where) {
-        slot.size.store(bk::pack(bk::count_of(r), bk::record_size(100)));
+    const uint64_t r = seg->header().tail.fetch_add(bk::pack(n, n * sz));
+    if (kind != Hole::silent) {
+        slot.size.store(bk::pack(bk::count_of(r), n * sz));
         slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
     }
-    std::memset(seg->bytes() + bk::pos_of(r) + 8, 0x5A, 60);  // a half-written body, no commit
+    uint64_t hole = bk::pos_of(r);
+    if (kind == Hole::batch_tail) {
+        const std::string body(100, 'b');
+        seg->write_record(hole, seg->base() + bk::count_of(r), 0, body.data(), 100);
+        hole += sz;
+        auto *h = reinterpret_cast<bk::RecordHeader *>(seg->bytes() + hole);
+        h->offset = seg->base() + bk::count_of(r) + 1;
+        h->timestamp_ns = int64_t{0x80000200};  // state "padding", 512 x 8 bytes
+        h->len = 100;
+        std::memset(seg->bytes() + hole + sizeof(bk::RecordHeader), 0x5A, 60);  // no commit
+    } else {
+        std::memset(seg->bytes() + hole + 8, 0x5A, 60);  // a half-written record, no commit
+    }
+    seg.reset();
+    t.reset();
+    ASSERT_EQ(dead->close(), Errc::ok);
 }
 
 TEST(BrokerFaults, DeadPublishersHoleIsSkippedAfterTheTimeout) {
-    for (bool said_where : {true, false}) {
-        SCOPED_TRACE(said_where);
+    struct Case {
+        Hole hole;
+        bool reattached;  // the dead handle's slot goes to the next handle opened
+    };
+    for (Case c : {Case{Hole::said_where, false}, Case{Hole::silent, false},
+                   Case{Hole::batch_tail, false}, Case{Hole::batch_tail, true}}) {
+        SCOPED_TRACE(static_cast<int>(c.hole) * 2 + c.reattached);
         cqtest::TempDir d;
         auto live = open(d.path(), opts());
         ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
-        {
-            auto dead = open(d.path(), opts());
-            dead_writer_hole(*dead, "h", said_where);
-            ASSERT_EQ(dead->close(), Errc::ok);
-        }
-        ASSERT_EQ(publish(*live, "h", "after the hole"), Errc::ok);
-        auto all = read_all(*live, "h", 200'000'000);
-        ASSERT_EQ(all.size(), 3u);
-        EXPECT_EQ(all[0].second, "first");
-        EXPECT_EQ(all[1].second, "from the doomed handle");
-        EXPECT_EQ(all[2].second, "after the hole");
-        EXPECT_EQ(all[2].first, 3u);  // offset 2 was the dead writer's
-        std::shared_ptr<bk::Topic> t;
-        ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
-        EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
-    }
-}
-
-// A batch publisher that committed the first record of its reservation and
-// died writing the second: the hole is the rest of its reservation, known
-// from its slot (or settled by the next owner of that slot), never guessed
-// from the half-written bytes. Here the dead record's timestamp reads, as a
-// record word, like padding of 4096 bytes.
-void dead_batch_writer_hole(bk::Broker &dead, const std::string &topic) {
-    std::shared_ptr<bk::Topic> t;
-    ASSERT_EQ(dead.topic(topic, true, &t), Errc::ok);
-    ASSERT_EQ(publish(dead, topic, "from the doomed handle"), Errc::ok);  // attaches its slot
-    std::shared_ptr<bk::Segment> seg;
-    ASSERT_EQ(t->active(&seg), Errc::ok);
-    bk::WriterSlot &slot = t->ctl().slots[dead.ctx().slot];
-    const uint64_t sz = bk::record_size(100);
-    slot.key.store(bk::kReserving);
-    const uint64_t r = seg->header().tail.fetch_add(bk::pack(2, 2 * sz));
-    slot.size.store(bk::pack(bk::count_of(r), 2 * sz));
-    slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
-    const std::string body(100, 'b');
-    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, body.data(), 100);
-    auto *second = reinterpret_cast<bk::RecordHeader *>(seg->bytes() + bk::pos_of(r) + sz);
-    second->offset = seg->base() + bk::count_of(r) + 1;
-    second->timestamp_ns = int64_t{0x80000200};  // state "padding", 512 x 8 bytes
-    second->len = 100;
-    std::memset(seg->bytes() + bk::pos_of(r) + sz + sizeof(bk::RecordHeader), 0x5A, 60);
-}
-
-TEST(BrokerFaults, DeadBatchPublishersHoleEndsWhereItsReservationDoes) {
-    for (bool reattached : {false, true}) {
-        SCOPED_TRACE(reattached);
-        cqtest::TempDir d;
-        auto live = open(d.path(), opts());
-        ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
-        {
-            auto dead = open(d.path(), opts());
-            dead_batch_writer_hole(*dead, "h");
-            ASSERT_EQ(dead->close(), Errc::ok);
-        }
+        dead_writer_hole(d.path(), "h", c.hole);
+        std::vector<std::string> want = {"first", "from the doomed handle"};
+        if (c.hole == Hole::batch_tail) want.push_back(std::string(100, 'b'));
         std::unique_ptr<bk::Broker> next;
-        if (reattached) {
-            // The dead handle's slot goes to the next handle opened, whose
-            // first publish to the topic takes the slot over.
+        if (c.reattached) {
+            // Its first publish to the topic takes the slot over, and must
+            // settle the dead writer's reservation first.
             next = open(d.path(), opts());
             ASSERT_EQ(publish(*next, "h", "from its successor"), Errc::ok);
+            want.push_back("from its successor");
         }
         ASSERT_EQ(publish(*live, "h", "after the hole"), Errc::ok);
-        auto all = read_all(*live, "h", 200'000'000);
-        std::vector<std::string> want = {"first", "from the doomed handle", std::string(100, 'b')};
-        if (reattached) want.push_back("from its successor");
         want.push_back("after the hole");
+        auto all = read_all(*live, "h", 200'000'000);
         ASSERT_EQ(all.size(), want.size());
         for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(all[i].second, want[i]) << i;
         EXPECT_EQ(all.back().first, want.size());  // one offset, the dead record's, skipped
@@ -240,33 +216,26 @@ TEST(BrokerFaults, DeadBatchPublishersHoleEndsWhereItsReservationDoes) {
     }
 }
 
-// A batch writer alive but stopped (SIGSTOP) after the first record of its
-// reservation: readers wait for it however long it takes, as for a single
-// record.
-TEST(BrokerFaults, LiveBatchWritersReservationIsNeverSkipped) {
-    cqtest::TempDir d;
-    auto b = open(d.path(), opts());
-    auto writer = open(d.path(), opts());
-    ASSERT_EQ(publish(*writer, "h", "one"), Errc::ok);
-    std::shared_ptr<bk::Topic> t;
-    ASSERT_EQ(writer->topic("h", false, &t), Errc::ok);
-    std::shared_ptr<bk::Segment> seg;
-    ASSERT_EQ(t->active(&seg), Errc::ok);
-    bk::WriterSlot &slot = t->ctl().slots[writer->ctx().slot];
-    const uint64_t sz = bk::record_size(5);
-    slot.key.store(bk::kReserving);
-    const uint64_t r = seg->header().tail.fetch_add(bk::pack(2, 2 * sz));
-    slot.size.store(bk::pack(bk::count_of(r), 2 * sz));
-    slot.key.store(uint64_t{seg->index()} << bk::kPosBits | bk::pos_of(r));
-    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, "two..", 5);
-    auto got = read_all(*b, "h", 300'000'000);  // well past the hole timeout
-    ASSERT_EQ(got.size(), 2u);
-    EXPECT_EQ(t->ctl().holes_skipped.load(), 0u);
-    seg->write_record(bk::pos_of(r) + sz, seg->base() + bk::count_of(r) + 1, 0, "three", 5);
-    slot.key.store(bk::kIdle);
-    got = read_all(*b, "h");
-    ASSERT_EQ(got.size(), 3u);
-    EXPECT_EQ(got[2].second, "three");
+// Publishes from another thread and waits for it at most 10 s. A publish
+// that has not returned by then ends the test binary (the thread cannot be
+// joined); *why gets the publishing thread's cq::last_error().
+Errc publish_within_10s(bk::Broker &b, const std::string &topic, const std::string &data,
+                        std::string *why) {
+    std::atomic<int> result{-1000};
+    std::thread pub([&] {
+        const Errc e = publish(b, topic, data);
+        *why = cq::last_error();
+        result = static_cast<int>(e);
+    });
+    for (int i = 0; i < 10'000 && result == -1000; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (result == -1000) {
+        ADD_FAILURE() << "publish to " << topic << " did not return in 10 s";
+        std::fflush(stdout);
+        std::_Exit(1);
+    }
+    pub.join();
+    return static_cast<Errc>(result.load());
 }
 
 // Nobody reads the topic, so no reader pads the dead writer's hole: the
@@ -277,22 +246,9 @@ TEST(BrokerFaults, GroupPublishBehindADeadPublishersHoleReturnsWithoutReaders) {
         cqtest::TempDir d;
         auto live = open(d.path(), opts(bk::FsyncPolicy::group));
         ASSERT_EQ(publish(*live, "h", "first"), Errc::ok);
-        {
-            auto dead = open(d.path(), opts());
-            dead_writer_hole(*dead, "h", said_where);
-            ASSERT_EQ(dead->close(), Errc::ok);
-        }
-        std::atomic<int> result{-1000};
-        std::thread pub([&] { result = static_cast<int>(publish(*live, "h", "after the hole")); });
-        for (int i = 0; i < 10'000 && result == -1000; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (result == -1000) {
-            ADD_FAILURE() << "a GROUP publish behind a dead writer's hole did not return in 10 s";
-            std::fflush(stdout);
-            std::_Exit(1);  // the publisher cannot be joined
-        }
-        pub.join();
-        EXPECT_EQ(result.load(), static_cast<int>(Errc::ok)) << cq::last_error();
+        dead_writer_hole(d.path(), "h", said_where ? Hole::said_where : Hole::silent);
+        std::string why;
+        EXPECT_EQ(publish_within_10s(*live, "h", "after the hole", &why), Errc::ok) << why;
         std::shared_ptr<bk::Topic> t;
         ASSERT_EQ(live->topic("h", false, &t), Errc::ok);
         EXPECT_EQ(t->ctl().holes_skipped.load(), 1u);
@@ -316,17 +272,8 @@ TEST(BrokerFaults, DurablePositionInsideARecordIsWalkedAgainNotTrusted) {
         std::shared_ptr<bk::Topic> t;
         ASSERT_EQ(live->topic("t", false, &t), Errc::ok);
         t->ctl().durable_pos.store(bad_pos);
-        std::atomic<int> result{-1000};
-        std::thread pub([&] { result = static_cast<int>(publish(*live, "t", "three")); });
-        for (int i = 0; i < 10'000 && result == -1000; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (result == -1000) {
-            ADD_FAILURE() << "a GROUP publish behind a bad durable position did not return in 10 s";
-            std::fflush(stdout);
-            std::_Exit(1);  // the publisher cannot be joined
-        }
-        pub.join();
-        EXPECT_EQ(result.load(), static_cast<int>(Errc::ok)) << cq::last_error();
+        std::string why;
+        EXPECT_EQ(publish_within_10s(*live, "t", "three", &why), Errc::ok) << why;
         EXPECT_EQ(t->ctl().durable_offset.load(), 3u);
         EXPECT_EQ(t->ctl().holes_skipped.load(), 0u);  // nothing padded inside a record
         auto all = read_all(*live, "t");
@@ -365,28 +312,42 @@ TEST(BrokerFaults, IntervalRoundsReplaceADeadSyncLeader) {
     EXPECT_EQ(t->ctl().durable_offset.load(), 2u);
 }
 
+// A writer alive but stalled mid-publish (SIGSTOP, say): readers wait for it
+// however long it takes. Stalled between announcing and reserving, or (a
+// batch) after committing the first record of its reservation.
 TEST(BrokerFaults, LiveWritersReservationIsNeverSkipped) {
-    cqtest::TempDir d;
-    auto o = opts();
-    auto b = open(d.path(), o);
-    auto writer = open(d.path(), o);
-    ASSERT_EQ(publish(*writer, "h", "one"), Errc::ok);
-    std::shared_ptr<bk::Topic> t;
-    ASSERT_EQ(writer->topic("h", false, &t), Errc::ok);
-    std::shared_ptr<bk::Segment> seg;
-    ASSERT_EQ(t->active(&seg), Errc::ok);
-    bk::WriterSlot &slot = t->ctl().slots[writer->ctx().slot];
-    slot.key.store(bk::kReserving);  // alive, stalled mid-publish
-    const uint64_t r = seg->header().tail.fetch_add(bk::pack(1, bk::record_size(5)));
-    // Well past the hole timeout: the reader must still wait for it.
-    auto got = read_all(*b, "h", 300'000'000);
-    ASSERT_EQ(got.size(), 1u);
-    // The stalled writer finishes: the reader goes on.
-    seg->write_record(bk::pos_of(r), seg->base() + bk::count_of(r), 0, "later", 5);
-    slot.key.store(bk::kIdle);
-    got = read_all(*b, "h");
-    ASSERT_EQ(got.size(), 2u);
-    EXPECT_EQ(got[1].second, "later");
+    for (bool batch : {false, true}) {
+        SCOPED_TRACE(batch);
+        cqtest::TempDir d;
+        auto b = open(d.path(), opts());
+        auto writer = open(d.path(), opts());
+        ASSERT_EQ(publish(*writer, "h", "one"), Errc::ok);
+        std::shared_ptr<bk::Topic> t;
+        ASSERT_EQ(writer->topic("h", false, &t), Errc::ok);
+        std::shared_ptr<bk::Segment> seg;
+        ASSERT_EQ(t->active(&seg), Errc::ok);
+        bk::WriterSlot &slot = t->ctl().slots[writer->ctx().slot];
+        const uint64_t sz = bk::record_size(5), n = batch ? 2 : 1;
+        slot.key.store(bk::kReserving);
+        const uint64_t r = seg->header().tail.fetch_add(bk::pack(n, n * sz));
+        uint64_t pos = bk::pos_of(r), off = seg->base() + bk::count_of(r);
+        if (batch) {
+            slot.size.store(bk::pack(bk::count_of(r), n * sz));
+            slot.key.store(uint64_t{seg->index()} << bk::kPosBits | pos);
+            seg->write_record(pos, off, 0, "two..", 5);
+            pos += sz;
+            ++off;
+        }
+        auto got = read_all(*b, "h", 300'000'000);  // well past the hole timeout
+        ASSERT_EQ(got.size(), n);
+        EXPECT_EQ(t->ctl().holes_skipped.load(), 0u);
+        // The stalled writer finishes: the reader goes on.
+        seg->write_record(pos, off, 0, "later", 5);
+        slot.key.store(bk::kIdle);
+        got = read_all(*b, "h");
+        ASSERT_EQ(got.size(), n + 1);
+        EXPECT_EQ(got.back().second, "later");
+    }
 }
 
 // A test's idea of the disk: what each segment file held at its last
