@@ -48,6 +48,9 @@ class IdleSet {
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
     }
 
+    // seq_cst: see the wake chaining in Pool::worker_main.
+    bool has_sleepers() const noexcept { return sleepers_.load(std::memory_order_seq_cst) != 0; }
+
     void notify(int n) noexcept {
         if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
         // A plain load first: the line stays shared while a wake is in flight.

@@ -10,7 +10,9 @@
 #include <bit>
 #include <cerrno>
 #include <climits>
+#include <mutex>
 #include <system_error>
+#include <thread>
 
 #include "core/pool/attachment.hpp"
 #include "core/pool/cancel_token.hpp"
@@ -179,7 +181,16 @@ int Pool::submit_batch(const JobDesc *jobs, uint32_t count) {
 }
 
 Errc Pool::attach(Queue *queue, MessageFn handler, void *ctx) {
-    std::lock_guard lock(shutdown_mu_);
+    // Not a plain lock: shutdown holds shutdown_mu_ while it waits for the
+    // workers, and a job (or hook) of this pool may be the caller. Shutdown
+    // sets closing_ right after taking the mutex.
+    std::unique_lock lock(shutdown_mu_, std::try_to_lock);
+    while (!lock.owns_lock()) {
+        if (closing_.load(std::memory_order_seq_cst))
+            return fail(Errc::closed, "pool_attach_queue: the pool is shut down");
+        std::this_thread::yield();
+        lock.try_lock();
+    }
     if (closing_.load(std::memory_order_relaxed))
         return fail(Errc::closed, "pool_attach_queue: the pool is shut down");
     if (attachment_.load(std::memory_order_relaxed))

@@ -18,7 +18,7 @@ constexpr int kIdleSpins = 512;  // polls (a few microseconds) before a worker s
 // worker is watching; see docs/pool.md).
 constexpr int64_t kAttachWaitNs = 1'000'000;
 
-thread_local const Pool *t_pool = nullptr;  // the pool this thread works for
+thread_local const Pool *t_pool = nullptr;  // the pool this thread works for (worker, metrics)
 thread_local bool t_in_job = false;         // a job is running on this thread
 thread_local bool t_job_failed = false;     // it called pool_job_fail
 
@@ -72,6 +72,13 @@ void Pool::worker_main(uint32_t index) {
         bool segment_freed = false;
         if (uint32_t n = take_batch(w, batch, &segment_freed)) {
             if (segment_freed) after_take();
+            // Wake chaining: a submit that found a wake-up in flight (ours)
+            // woke nobody. If work is left that this batch did not take
+            // (another level, past max_batch), pass the wake-up on before
+            // running: a worker never sleeps while a job is queued. Our
+            // wake-up was consumed (done() cleared pending_) before the take,
+            // so a skipped submit's job is in the tails has_work() reads.
+            if (idle_.has_sleepers() && has_work()) idle_.notify(1);
             run_batch(w, batch, n);
             continue;
         }
@@ -213,6 +220,9 @@ void Pool::idle(WorkerState &w) {
 }
 
 void Pool::metrics_main() {
+    // The pool's own thread, like a worker: pool_shutdown / pool_destroy
+    // from the callback are refused (they would join this thread).
+    t_pool = this;
     const uint64_t interval = static_cast<uint64_t>(opts_.metrics_interval_ns);
     for (;;) {
         const uint64_t deadline = monotonic_ns() + interval;

@@ -10,10 +10,12 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/pool/pool_util.hpp"
+#include "tests/util/test_util.hpp"
 
 namespace {
 
@@ -487,6 +489,100 @@ TEST(Pool, NoLostWakeUps) {
     }
     ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
     pool_destroy(p);
+}
+
+// A worker never sleeps while a job is queued. Two idle workers; job A is
+// woken for and waits for job B, submitted right after it at another
+// priority (so the worker woken for A takes A alone). B's wake-up found A's
+// still in flight and was skipped; before wake chaining, the second worker
+// slept on and A waited out its 2 s.
+TEST(Pool, AQueuedJobWakesASecondWorker) {
+    cq_pool *p = make_pool(2, 64);
+    for (int round = 0; round < 20; ++round) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // both asleep
+        std::atomic<int> b_ran{0}, a_saw_b{-1};
+        struct Ctx {
+            std::atomic<int> *b_ran, *a_saw_b;
+        } ctx{&b_ran, &a_saw_b};
+        cq_job a = CQ_JOB_INIT;
+        a.priority = CQ_PRIORITY_HIGH;
+        a.fn = [](void *arg) {
+            auto *c = static_cast<Ctx *>(arg);
+            auto t0 = std::chrono::steady_clock::now();
+            while (!*c->b_ran && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2))
+                std::this_thread::yield();
+            *c->a_saw_b = c->b_ran->load();
+        };
+        a.arg = &ctx;
+        cq_job b = CQ_JOB_INIT;
+        b.fn = [](void *arg) { static_cast<std::atomic<int> *>(arg)->store(1); };
+        b.arg = &b_ran;
+        ASSERT_EQ(pool_submit_ex(p, &a), CQ_OK);
+        ASSERT_EQ(pool_submit_ex(p, &b), CQ_OK);
+        for (int i = 0; i < 5000 && a_saw_b < 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ASSERT_EQ(a_saw_b.load(), 1) << "round " << round << ": B waited for A to finish";
+    }
+    ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(p);
+}
+
+// pool_shutdown and pool_destroy from the metrics callback: the pool's own
+// thread, like a worker (it would join itself).
+TEST(Pool, ShutdownFromTheMetricsCallbackIsRefused) {
+    struct M {
+        cq_pool *p = nullptr;
+        std::atomic<int> r{1};
+    } m;
+    cq_pool_options o = CQ_POOL_OPTIONS_INIT;
+    o.workers = 1;
+    o.metrics = [](void *u, const cq_pool_stats *) {
+        auto *mm = static_cast<M *>(u);
+        int expected = 1;
+        if (mm->p) mm->r.compare_exchange_strong(expected, pool_shutdown(mm->p, 0));
+    };
+    o.metrics_user = &m;
+    o.metrics_interval_ns = 1'000'000;
+    ASSERT_EQ(pool_create(&o, &m.p), CQ_OK) << cq_last_error();
+    for (int i = 0; i < 2000 && m.r == 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(m.r.load(), CQ_EPERM);
+    ASSERT_EQ(pool_shutdown(m.p, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(m.p);
+}
+
+// A job that attaches a queue while the pool shuts down gets CQ_ECLOSED; it
+// used to block on the mutex shutdown holds while it waits for that job.
+TEST(Pool, AttachDuringShutdownIsClosedNotADeadlock) {
+    std::string name = cqtest::unique_name("pattach");
+    cq_queue_options qo = CQ_QUEUE_OPTIONS_INIT;
+    qo.flags = CQ_CREATE | CQ_EXCL;
+    qo.capacity = 16;
+    cq_queue *q = nullptr;
+    ASSERT_EQ(cq_open(name.c_str(), &qo, &q), CQ_OK) << cq_last_error();
+    cq_pool *p = make_pool(1, 16);
+    struct Ctx {
+        cq_pool *p;
+        cq_queue *q;
+        std::atomic<int> started{0}, r{1};
+    } ctx{p, q};
+    ASSERT_EQ(pool_submit(
+                  p,
+                  [](void *arg) {
+                      auto *c = static_cast<Ctx *>(arg);
+                      c->started = 1;
+                      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                      c->r = pool_attach_queue(
+                          c->p, c->q, [](void *, const void *, size_t) {}, nullptr);
+                  },
+                  &ctx),
+              CQ_OK);
+    while (!ctx.started) std::this_thread::yield();
+    ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);  // hung here before
+    EXPECT_EQ(ctx.r.load(), CQ_ECLOSED);
+    pool_destroy(p);
+    cq_close(q);
+    cq_unlink(name.c_str());
 }
 
 TEST(Pool, SegmentSizeOne) {

@@ -22,7 +22,8 @@
  * pool_destroy, which must be the last call on a pool (no call on that pool
  * may be in progress or follow). Jobs, cleanups and hooks run on the pool's
  * worker threads; a job may submit further jobs to its own pool, but must not
- * call pool_shutdown or pool_destroy on it (CQ_EPERM).
+ * call pool_shutdown or pool_destroy on it (CQ_EPERM), nor may a hook or the
+ * metrics callback (CQ_EPERM).
  */
 #ifndef CQUEUE_POOL_H
 #define CQUEUE_POOL_H
@@ -234,7 +235,8 @@ CQ_API int pool_stats(cq_pool *p, cq_pool_stats *out);
  * run with CQ_ECANCELED) and CQ_ETIMEDOUT is returned once the workers have
  * finished the jobs they were running (a running job is never interrupted).
  * Returns CQ_OK, CQ_ETIMEDOUT, CQ_EINVAL (NULL p), CQ_EPERM (called from a
- * worker of p). A second call returns CQ_OK at once. Thread-safe.
+ * worker of p, or from its metrics callback). A second call returns CQ_OK at
+ * once. Thread-safe.
  */
 CQ_API int pool_shutdown(cq_pool *p, int64_t timeout_ns);
 
@@ -242,9 +244,10 @@ CQ_API int pool_shutdown(cq_pool *p, int64_t timeout_ns);
  * Free the pool. Without a prior pool_shutdown it first does
  * pool_shutdown(p, 0): stops accepting, cancels every queued job (cleanups run
  * with CQ_ECANCELED), waits for running jobs and joins. NULL is fine. Must be
- * the last call on p; must not be called from one of p's workers (ignored,
- * the pool leaks). A push subscription (broker_subscribe_push) still using p
- * stops delivering, and the pool's memory is freed when it is unsubscribed.
+ * the last call on p; must not be called from one of p's workers or its
+ * metrics callback (ignored, the pool leaks). A push subscription
+ * (broker_subscribe_push) still using p stops delivering, and the pool's
+ * memory is freed when it is unsubscribed.
  */
 CQ_API void pool_destroy(cq_pool *p);
 
