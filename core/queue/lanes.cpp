@@ -35,11 +35,14 @@ LaneSet::LaneSet(RegionHeader *hdr, Lane *lanes, uint32_t lane_count, int fd)
       lanes_(lanes),
       fd_(fd),
       nonce_(g_nonce.fetch_add(1, std::memory_order_relaxed)),
+      pid_(::getpid()),
       mine_(lane_count, false) {}
 
 LaneSet::~LaneSet() {
     // The descriptor is closed after this, which drops every lock at once;
     // clearing owner first tells peers these lanes were released, not lost.
+    // Not in a forked child: the lanes are its parent's.
+    if (::getpid() != pid_) return;
     for (uint32_t i = 0; i < mine_.size(); ++i)
         if (mine_[i]) lanes_[i].owner.store(0, std::memory_order_release);
 }
@@ -121,6 +124,10 @@ Lane *LaneSet::claim_slow(bool *took_dead) {
 }
 
 void LaneSet::release(uint32_t i) {
+    // A forked child's thread-exit destructors run for lanes its parent
+    // holds (same lock, same open file description): leave them be. Before
+    // the mutex, which another thread of the parent may have held at fork().
+    if (::getpid() != pid_) return;
     std::lock_guard<std::mutex> g(mu_);
     if (i >= mine_.size() || !mine_[i]) return;
     lanes_[i].owner.store(0, std::memory_order_release);

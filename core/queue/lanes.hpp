@@ -9,6 +9,8 @@
 // cleans up after a dead holder, by CASing that word.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -97,6 +99,10 @@ class LaneSet {
     layout::Lane *lanes_;
     int fd_;
     uint64_t nonce_;
+    // The process that made this set. A child created by fork() inherits
+    // the set, and the open file description with its lane locks: it must
+    // never release them (its exit would unlock the parent's lanes).
+    pid_t pid_;
     std::mutex mu_;
     std::vector<bool> mine_;
     std::weak_ptr<LaneSet> self_;

@@ -105,6 +105,13 @@ Errc build(int fd, const char *name, const RegionParams &p, const Geometry &g, M
     if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, static_cast<off_t>(g.total_size)) != 0)
         return fail_errno(errc_from_errno(errno), errno, "cannot size %s to %llu bytes", name,
                           static_cast<unsigned long long>(g.total_size));
+    // Reserve the pages now: tmpfs (/dev/shm) lets ftruncate pass its size
+    // limit, and the first write past it (initialise below, or any process
+    // later) would die of SIGBUS instead of getting an error here.
+    if (int e = ::posix_fallocate(fd, 0, static_cast<off_t>(g.total_size));
+        e == ENOSPC || e == ENOMEM || e == EFBIG)
+        return fail_errno(errc_from_errno(e), e, "cannot reserve %llu bytes for %s",
+                          static_cast<unsigned long long>(g.total_size), name);
     void *addr = ::mmap(nullptr, g.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (addr == MAP_FAILED) return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
     *map = Mapping(addr, g.total_size);

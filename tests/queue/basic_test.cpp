@@ -673,4 +673,54 @@ TEST_F(Queue, HandleRefusedInForkedChild) {
     EXPECT_EQ(cq_enqueue(q, "x", 1), CQ_OK);  // the parent's handle still works
 }
 
+// A child that inherits the handle and exits normally (exit(): thread-local
+// and static destructors run) or closes its copy must leave the parent's
+// lanes alone: they share its lock (one open file description). Before, the
+// child's exit unlocked the parent's lane and cleared its owner, and the
+// next process to open the queue claimed the same lane.
+TEST_F(Queue, ForkedChildsExitOrCloseLeavesTheParentsLanes) {
+    cq_queue *q = create(4);
+    ASSERT_EQ(cq_enqueue(q, "x", 1), CQ_OK);  // this thread now holds a lane
+    cq_queue_stats st = CQ_QUEUE_STATS_INIT;
+    ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+    const uint32_t live = st.lanes_live;
+    ASSERT_GE(live, 1u);
+    for (bool close_first : {false, true}) {
+        SCOPED_TRACE(close_first);
+        std::fflush(nullptr);  // the child's exit() flushes its copy of stdio
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            if (close_first && cq_close(q) != CQ_OK) ::_exit(2);
+            std::exit(0);
+        }
+        int status = cqtest::wait_status(pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+        st = CQ_QUEUE_STATS_INIT;
+        ASSERT_EQ(cq_stats(q, &st), CQ_OK);
+        EXPECT_EQ(st.lanes_live, live);
+        EXPECT_EQ(st.lanes_dead, 0u);
+        // Another process's handle gets a lane of its own.
+        pid = ::fork();
+        if (pid == 0) {
+            cq_queue *q2 = nullptr;
+            if (cq_open(names_.back().c_str(), nullptr, &q2) != CQ_OK) ::_exit(3);
+            if (cq_enqueue(q2, "y", 1) != CQ_OK) ::_exit(4);
+            cq_queue_stats s2 = CQ_QUEUE_STATS_INIT;
+            if (cq_stats(q2, &s2) != CQ_OK) ::_exit(5);
+            const bool own_lane = s2.lanes_live == live + 1;
+            cq_close(q2);  // released, not left dead for the next round
+            ::_exit(own_lane ? 0 : 6);
+        }
+        status = cqtest::wait_status(pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        EXPECT_EQ(WEXITSTATUS(status), 0);
+        char buf[8];
+        size_t len;
+        while (cq_dequeue(q, buf, sizeof buf, &len) == CQ_OK) {
+        }
+        ASSERT_EQ(cq_enqueue(q, "x", 1), CQ_OK);
+    }
+}
+
 }  // namespace

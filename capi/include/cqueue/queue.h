@@ -9,7 +9,14 @@
  *
  * Thread safety: a cq_queue handle may be used by any number of threads of
  * the process that opened it at once. A handle must not be used in a child
- * created by fork(): open the queue again there (CQ_EPERM otherwise).
+ * created by fork(): open the queue again there (CQ_EPERM otherwise). The
+ * child may cq_close it (freeing its copy) or just exit: neither touches the
+ * lanes the parent holds.
+ *
+ * Every operation on a handle (enqueue, dequeue, their batch and wait forms,
+ * cq_recover) also returns CQ_EBUSY when the calling thread needs a lane (its
+ * first operation on the handle) and every lane of the region (512) is held
+ * by a live thread; CQ_ECORRUPT once the region is found damaged.
  */
 #ifndef CQUEUE_QUEUE_H
 #define CQUEUE_QUEUE_H
@@ -109,6 +116,7 @@ CQ_API int cq_open(const char *name, const cq_queue_options *opts, cq_queue **ou
 
 /**
  * Detach and free the handle; the queue itself stays. NULL is fine (CQ_OK).
+ * In a child created by fork() it frees the child's copy only.
  * Must be the last call on q: no call on q may be in progress in another
  * thread or follow it: end waits in progress with cq_interrupt and let them
  * return before closing.
