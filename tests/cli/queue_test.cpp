@@ -72,6 +72,9 @@ TEST_F(CliQueue, EveryQueueCommandHasHelpAndRefusesUnknownOptions) {
         EXPECT_EQ(run({cmd, "--no-such-option"}).code, kUsage) << cmd;
     }
     EXPECT_EQ(run({"stat"}).code, kUsage);  // NAME missing
+    // Not permission bits: a usage error, like any bad option value.
+    for (const char *mode : {"1777", "4600", "8", "-1", ""})
+        EXPECT_EQ(run({"create", name_, "--mode", mode}).code, kUsage) << mode;
 }
 
 TEST_F(CliQueue, BenchPrintsItsTable) {

@@ -129,7 +129,8 @@ std::optional<uint32_t> parse_octal_mode(std::string_view text) {
     uint32_t v = 0;
     const char *end = text.data() + text.size();
     auto [p, ec] = std::from_chars(text.data(), end, v, 8);
-    if (text.empty() || ec != std::errc() || p != end || v > 07777) return std::nullopt;
+    // Permission bits only: the library refuses setuid, setgid and sticky.
+    if (text.empty() || ec != std::errc() || p != end || v > 0777) return std::nullopt;
     return v;
 }
 
