@@ -77,6 +77,19 @@ TEST_F(CliQueue, EveryQueueCommandHasHelpAndRefusesUnknownOptions) {
         EXPECT_EQ(run({"create", name_, "--mode", mode}).code, kUsage) << mode;
 }
 
+// A path may hold any bytes; JSON text is UTF-8. A byte that starts no
+// well-formed sequence is printed as U+FFFD, well-formed ones as they are.
+TEST_F(CliQueue, StatJsonOfANameThatIsNotUtf8IsStillUtf8) {
+    cqtest::TempDir dir;
+    const std::string path = dir.file("q-\xff-\xc3\xa9-\xed\xa0\x80");
+    ok({"create", path, "--capacity", "4"});
+    const std::string json = ok({"stat", path, "--json"});
+    EXPECT_NE(json.find("q-\\ufffd-\xc3\xa9-\\ufffd\\ufffd\\ufffd"), std::string::npos) << json;
+    EXPECT_EQ(json.find('\xff'), std::string::npos) << json;
+    EXPECT_EQ(json.find('\xed'), std::string::npos) << json;  // a surrogate's bytes
+    ok({"rm", path});
+}
+
 TEST_F(CliQueue, BenchPrintsItsTable) {
     const std::string out = ok({"bench", "--messages", "20000", "--size", "8"});
     EXPECT_NE(out.find("msgs/s"), std::string::npos) << out;
