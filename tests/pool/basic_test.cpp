@@ -531,7 +531,7 @@ TEST(Pool, AQueuedJobWakesASecondWorker) {
 // thread, like a worker (it would join itself).
 TEST(Pool, ShutdownFromTheMetricsCallbackIsRefused) {
     struct M {
-        cq_pool *p = nullptr;
+        std::atomic<cq_pool *> p{nullptr};  // set after pool_create returns
         std::atomic<int> r{1};
     } m;
     cq_pool_options o = CQ_POOL_OPTIONS_INIT;
@@ -539,16 +539,18 @@ TEST(Pool, ShutdownFromTheMetricsCallbackIsRefused) {
     o.metrics = [](void *u, const cq_pool_stats *) {
         auto *mm = static_cast<M *>(u);
         int expected = 1;
-        if (mm->p) mm->r.compare_exchange_strong(expected, pool_shutdown(mm->p, 0));
+        if (cq_pool *p = mm->p.load()) mm->r.compare_exchange_strong(expected, pool_shutdown(p, 0));
     };
     o.metrics_user = &m;
     o.metrics_interval_ns = 1'000'000;
-    ASSERT_EQ(pool_create(&o, &m.p), CQ_OK) << cq_last_error();
+    cq_pool *p = nullptr;
+    ASSERT_EQ(pool_create(&o, &p), CQ_OK) << cq_last_error();
+    m.p = p;
     for (int i = 0; i < 2000 && m.r == 1; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(m.r.load(), CQ_EPERM);
-    ASSERT_EQ(pool_shutdown(m.p, CQ_WAIT_FOREVER), CQ_OK);
-    pool_destroy(m.p);
+    ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
+    pool_destroy(p);
 }
 
 // A job that attaches a queue while the pool shuts down gets CQ_ECLOSED; it
