@@ -221,6 +221,16 @@ Errc Region::pin_geometry(uint64_t object_size) {
     return Errc::ok;
 }
 
+Errc Region::adopt(Fd fd, Mapping map, const char *name, bool created, uint64_t size,
+                   std::unique_ptr<Region> *out) {
+    std::unique_ptr<Region> r(new (std::nothrow)
+                                  Region(std::move(fd), std::move(map), name, created));
+    if (!r) return fail(Errc::nomem, "out of memory");
+    if (Errc e = r->pin_geometry(size); e != Errc::ok) return e;
+    *out = std::move(r);
+    return Errc::ok;
+}
+
 Errc Region::unlink(const char *name) {
     if (Errc e = check_region_name(name); e != Errc::ok) return e;
     int r = is_path(name) ? ::unlink(name) : ::shm_unlink((std::string("/") + name).c_str());
@@ -246,13 +256,7 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                 Region::unlink(name);
                 return e;
             }
-            out->reset(new (std::nothrow) Region(std::move(fd), std::move(map), name, true));
-            if (!*out) return fail(Errc::nomem, "out of memory");
-            if (Errc e2 = (*out)->pin_geometry(g.total_size); e2 != Errc::ok) {
-                out->reset();
-                return e2;
-            }
-            return Errc::ok;
+            return Region::adopt(std::move(fd), std::move(map), name, true, g.total_size, out);
         }
         if (errno != EEXIST)
             return fail_errno(errc_from_errno(errno), errno, "cannot create %s", name);
@@ -291,13 +295,7 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                 if (all == MAP_FAILED)
                     return fail_errno(errc_from_errno(errno), errno, "cannot map %s", name);
                 Mapping map(all, size);
-                out->reset(new (std::nothrow) Region(std::move(fd), std::move(map), name, false));
-                if (!*out) return fail(Errc::nomem, "out of memory");
-                if (Errc e2 = (*out)->pin_geometry(size); e2 != Errc::ok) {
-                    out->reset();
-                    return e2;
-                }
-                return Errc::ok;
+                return Region::adopt(std::move(fd), std::move(map), name, false, size, out);
             }
         } else if (size != 0) {
             // A creator sizes the object from 0 straight to its full size, so
@@ -338,14 +336,8 @@ Errc Region::open(const char *name, const RegionParams &p, std::unique_ptr<Regio
                     Errc e = build(fd.get(), name, p, g, &map);
                     ofd_unlock(fd.get(), kInitLockByte);
                     if (e != Errc::ok) return e;
-                    out->reset(new (std::nothrow)
-                                   Region(std::move(fd), std::move(map), name, true));
-                    if (!*out) return fail(Errc::nomem, "out of memory");
-                    if (Errc e2 = (*out)->pin_geometry(g.total_size); e2 != Errc::ok) {
-                        out->reset();
-                        return e2;
-                    }
-                    return Errc::ok;
+                    return Region::adopt(std::move(fd), std::move(map), name, true, g.total_size,
+                                         out);
                 }
                 ofd_unlock(fd.get(), kInitLockByte);
                 continue;

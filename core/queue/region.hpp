@@ -62,6 +62,9 @@ class Region {
     // Reads the geometry from the mapped header once, checks it against
     // itself and the object's size, and keeps it (CORRUPT if it fails).
     Errc pin_geometry(uint64_t object_size);
+    // A Region over the mapped object, its geometry pinned, into *out.
+    static Errc adopt(Fd fd, Mapping map, const char *name, bool created, uint64_t size,
+                      std::unique_ptr<Region> *out);
 
     Fd fd_;
     Mapping map_;
