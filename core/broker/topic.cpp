@@ -486,10 +486,16 @@ Errc Topic::lead_sync() {
             // hole_timeout_ns: make sure pos is a record's (it came from the
             // shared control file), then pad it if its writer is dead.
             if (!stuck_for_a_while(*seg, pos)) break;
-            if (!restarted && !walks_to(*seg, pos)) {
-                restarted = true;  // not a record's position: walk the segment again
-                pos = kSegmentHeaderSize;
-                continue;
+            if (!stuck_checked_) {
+                // Once per stuck position: a live writer stopped there keeps
+                // us here round after round, and this walks the segment.
+                if (!walks_to(*seg, pos)) {
+                    if (restarted) break;
+                    restarted = true;  // not a record's position: walk the segment again
+                    pos = kSegmentHeaderSize;
+                    continue;
+                }
+                stuck_checked_ = true;
             }
             if (v.kind == RecordView::empty && skip_hole(*seg, pos, lim))
                 continue;  // a dead writer's hole, padded now: read it again
@@ -528,6 +534,7 @@ bool Topic::stuck_for_a_while(const Segment &seg, uint64_t pos) {
         stuck_base_ = seg.base();
         stuck_pos_ = pos;
         stuck_since_ = now;
+        stuck_checked_ = false;
         return false;
     }
     return now - stuck_since_ >= static_cast<uint64_t>(ctx_->opts.hole_timeout_ns);

@@ -142,6 +142,7 @@ class Topic {
     // Where this process's leader rounds last stopped at an uncommitted
     // record, and since when (only the sync_owner touches them).
     uint64_t stuck_base_ = UINT64_MAX, stuck_pos_ = 0, stuck_since_ = 0;
+    bool stuck_checked_ = false;  // walks_to proved stuck_pos_ a record's position
 };
 
 }  // namespace cq::broker
