@@ -39,7 +39,12 @@ typedef struct cq_pool cq_pool;
 typedef struct cq_cancel_token cq_cancel_token;
 typedef struct cq_pool_stats cq_pool_stats;
 
-/** A job: called once on a worker thread with the arg given at submit. */
+/**
+ * A job: called once on a worker thread with the arg given at submit. It must
+ * return (a C++ exception counts as a failure); it must not end the worker
+ * thread (pthread_exit, or a pthread_cancel reaching a cancellation point):
+ * that worker and the jobs it had taken with this one are lost, unaccounted.
+ */
 typedef void (*cq_job_fn)(void *arg);
 
 /**
