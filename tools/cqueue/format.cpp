@@ -21,33 +21,35 @@ std::string plural(uint64_t n, const char *word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
-namespace {
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
-// forms, no surrogates, at most U+10FFFF), or 0.
-size_t utf8_length(const std::string &s, size_t i) {
-    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char c = b(0);
+size_t utf8_decode(const unsigned char *p, size_t len, uint32_t *cp) {
+    const unsigned char c = p[0];
     size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-    if (c >= 0xC2 && c <= 0xDF) {
+    uint32_t v;
+    if (c < 0x80) {
+        n = 1;
+        v = c;
+    } else if ((c & 0xe0) == 0xc0) {
         n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
+        v = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
         n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
+        v = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
         n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
+        v = c & 0x07;
     } else {
         return 0;
     }
-    if (i + n > s.size() || b(1) < lo || b(1) > hi) return 0;
-    for (size_t k = 2; k < n; ++k)
-        if (b(k) < 0x80 || b(k) > 0xBF) return 0;
+    if (n > len) return 0;
+    for (size_t k = 1; k < n; ++k) {
+        if ((p[k] & 0xc0) != 0x80) return 0;
+        v = (v << 6) | (p[k] & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < kMin[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
     return n;
 }
-}  // namespace
 
 std::string json_string(const std::string &s) {
     std::string out = "\"";
@@ -63,7 +65,9 @@ std::string json_string(const std::string &s) {
         } else if (c >= 0x80) {
             // JSON text is UTF-8: a name (a path may hold any bytes) that is
             // not gets U+FFFD for each byte that does not start a sequence.
-            if (const size_t n = utf8_length(s, i)) {
+            uint32_t cp;
+            if (const size_t n = utf8_decode(reinterpret_cast<const unsigned char *>(s.data()) + i,
+                                             s.size() - i, &cp)) {
                 out.append(s, i, n);
                 i += n;
                 continue;

@@ -16,6 +16,7 @@
 #include "cli.hpp"
 #include "clock.hpp"
 #include "commands.hpp"
+#include "format.hpp"
 #include "interrupt.hpp"
 #include "wait_option.hpp"
 
@@ -111,28 +112,9 @@ bool printable(const unsigned char *p, size_t len) {
             ++i;
             continue;
         }
-        size_t n;
         uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            n = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + n > len) return false;
-        for (size_t k = 1; k < n; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-            (cp >= 0x80 && cp <= 0x9f))
+        const size_t n = utf8_decode(p + i, len - i, &cp);
+        if (n == 0 || (cp >= 0x80 && cp <= 0x9f))  // C1 controls
             return false;
         i += n;
     }
