@@ -1,5 +1,6 @@
 #include "core/queue/lanes.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +13,13 @@ using namespace layout;
 
 namespace {
 // Distinguishes handles that reuse an address, and lane tokens of one
-// process. The only global counter of the library.
+// process. With g_fork_gen, the library's only global counters.
 std::atomic<uint64_t> g_nonce{1};
+
+std::atomic<uint64_t> g_fork_gen{0};  // bumped in every child created by fork()
+void on_fork_child() {
+    g_fork_gen.fetch_add(1, std::memory_order_relaxed);
+}
 
 // Per thread: the lanes it holds in live handles, released at thread exit.
 struct ThreadLanes {
@@ -30,19 +36,28 @@ struct ThreadLanes {
 thread_local ThreadLanes t_thread_lanes;
 }  // namespace
 
+void count_forks() {
+    static std::once_flag once;
+    std::call_once(once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
+}
+
+bool LaneSet::in_forked_child() const {
+    return g_fork_gen.load(std::memory_order_relaxed) != fork_gen_;
+}
+
 LaneSet::LaneSet(RegionHeader *hdr, Lane *lanes, uint32_t lane_count, int fd)
     : hdr_(hdr),
       lanes_(lanes),
       fd_(fd),
       nonce_(g_nonce.fetch_add(1, std::memory_order_relaxed)),
-      pid_(::getpid()),
+      fork_gen_(g_fork_gen.load(std::memory_order_relaxed)),
       mine_(lane_count, false) {}
 
 LaneSet::~LaneSet() {
     // The descriptor is closed after this, which drops every lock at once;
     // clearing owner first tells peers these lanes were released, not lost.
     // Not in a forked child: the lanes are its parent's.
-    if (::getpid() != pid_) return;
+    if (in_forked_child()) return;
     for (uint32_t i = 0; i < mine_.size(); ++i)
         if (mine_[i]) lanes_[i].owner.store(0, std::memory_order_release);
 }
@@ -127,7 +142,7 @@ void LaneSet::release(uint32_t i) {
     // A forked child's thread-exit destructors run for lanes its parent
     // holds (same lock, same open file description): leave them be. Before
     // the mutex, which another thread of the parent may have held at fork().
-    if (::getpid() != pid_) return;
+    if (in_forked_child()) return;
     std::lock_guard<std::mutex> g(mu_);
     if (i >= mine_.size() || !mine_[i]) return;
     lanes_[i].owner.store(0, std::memory_order_release);

@@ -9,8 +9,6 @@
 // cleans up after a dead holder, by CASing that word.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +21,11 @@
 namespace cq {
 
 class LaneSet;
+
+// Counts fork()s in this process's children (pthread_atfork, installed by
+// the first call): a handle made before a fork can tell it is in a child,
+// where it shares its parent's lanes and their locks.
+void count_forks();
 
 // The lanes this thread used last, and for which handles, most recent first:
 // the fast path's one comparison, and three more for a thread that works
@@ -58,6 +61,9 @@ class LaneSet {
     // lane_count: the region's, as checked when it was opened (Region).
     LaneSet(layout::RegionHeader *hdr, layout::Lane *lanes, uint32_t lane_count, int fd);
     ~LaneSet();
+    // In a child created by fork() after this set was made: nothing of it
+    // may be used or released there.
+    bool in_forked_child() const;
     LaneSet(const LaneSet &) = delete;
     LaneSet &operator=(const LaneSet &) = delete;
 
@@ -99,10 +105,10 @@ class LaneSet {
     layout::Lane *lanes_;
     int fd_;
     uint64_t nonce_;
-    // The process that made this set. A child created by fork() inherits
-    // the set, and the open file description with its lane locks: it must
-    // never release them (its exit would unlock the parent's lanes).
-    pid_t pid_;
+    // The fork count when this set was made. A child created by fork()
+    // inherits the set, and the open file description with its lane locks:
+    // it must never release them (its exit would unlock the parent's lanes).
+    uint64_t fork_gen_;
     std::mutex mu_;
     std::vector<bool> mine_;
     std::weak_ptr<LaneSet> self_;

@@ -19,13 +19,6 @@ namespace cq {
 using namespace layout;
 
 namespace {
-// Bumped in every child created by fork(): handles opened before the fork
-// refuse to work there (they would share the parent's lanes and locks).
-std::atomic<uint64_t> g_fork_gen{0};
-void on_fork_child() {
-    g_fork_gen.fetch_add(1, std::memory_order_relaxed);
-}
-
 constexpr uint32_t kMaxClaim = 256;            // messages per head CAS in a batch
 constexpr int kSpinTries = 200;                // non-blocking retries before sleeping
 constexpr uint64_t kFullCheckNs = 50'000'000;  // dead-peer check period on EFULL
@@ -42,7 +35,6 @@ Queue::Queue(std::unique_ptr<Region> region)
              region_->max_message_size()},
       lanes_(
           std::make_shared<LaneSet>(hdr_, region_->lanes(), region_->lane_count(), region_->fd())),
-      fork_gen_(g_fork_gen.load(std::memory_order_relaxed)),
       light_fence_(membarrier_light_ok()),
       // Small queues hand freed nodes to everyone at once; big ones keep up
       // to 64 per lane, a 64th of the capacity at most.
@@ -53,8 +45,7 @@ Queue::Queue(std::unique_ptr<Region> region)
 Queue::~Queue() = default;
 
 Errc Queue::open(const char *name, const RegionParams &params, std::unique_ptr<Queue> *out) {
-    static std::once_flag atfork;
-    std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
+    count_forks();
     std::unique_ptr<Region> region;
     if (Errc e = Region::open(name, params, &region); e != Errc::ok) return e;
     std::unique_ptr<Queue> q(new (std::nothrow) Queue(std::move(region)));
@@ -73,7 +64,7 @@ Errc Queue::mark_corrupt(const char *what) {
 }
 
 Errc Queue::check_usable() {
-    if (g_fork_gen.load(std::memory_order_relaxed) != fork_gen_)
+    if (lanes_->in_forked_child())
         return fail(Errc::perm, "handle of %s used in a child after fork(); open it again there",
                     region_->name().c_str());
     if (hdr_->corrupt.load(std::memory_order_relaxed))

@@ -142,7 +142,6 @@ class Queue {
     layout::RegionHeader *hdr_;
     Arena arena_;
     std::shared_ptr<LaneSet> lanes_;
-    uint64_t fork_gen_;
     bool light_fence_;
     bool auto_recover_ = true;
     bool gate_enabled_ = true;
