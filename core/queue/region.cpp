@@ -148,7 +148,7 @@ Errc check_region_name(const char *name) noexcept {
     return Errc::ok;
 }
 
-Errc validate_header(const RegionHeader *h, uint64_t object_size) noexcept {
+Errc validate_header(const RegionHeader *h, uint64_t object_size, CheckedGeometry *out) noexcept {
     if (h->magic != kMagic)
         return fail(Errc::foreign, "not a libcqueue queue (magic 0x%016llx)",
                     static_cast<unsigned long long>(h->magic));
@@ -165,32 +165,34 @@ Errc validate_header(const RegionHeader *h, uint64_t object_size) noexcept {
     if (sum != h->checksum)
         return fail(Errc::corrupt, "header checksum 0x%08x, computed 0x%08x", h->checksum, sum);
     // A checksum can be forged; the geometry is still re-derived and checked.
-    if (h->capacity == 0 || h->capacity > 0xFFFFFFFEu || h->node_count != h->capacity + 1)
-        return fail(Errc::corrupt, "capacity %u / node_count %u inconsistent", h->capacity,
-                    h->node_count);
-    if (h->max_message_size == 0 || h->max_message_size > 16u * 1024 * 1024)
-        return fail(Errc::corrupt, "max_message_size %u out of range", h->max_message_size);
-    if (h->lane_count == 0 || h->lane_count > 65536)
-        return fail(Errc::corrupt, "lane_count %u out of range", h->lane_count);
+    // One read of each field: another process can write the header at any
+    // time, and the values checked must be the values the caller keeps.
+    const uint32_t capacity = h->capacity, node_count = h->node_count,
+                   max_message_size = h->max_message_size, lane_count = h->lane_count;
+    if (capacity == 0 || capacity > 0xFFFFFFFEu || node_count != capacity + 1)
+        return fail(Errc::corrupt, "capacity %u / node_count %u inconsistent", capacity,
+                    node_count);
+    if (max_message_size == 0 || max_message_size > 16u * 1024 * 1024)
+        return fail(Errc::corrupt, "max_message_size %u out of range", max_message_size);
+    if (lane_count == 0 || lane_count > 65536)
+        return fail(Errc::corrupt, "lane_count %u out of range", lane_count);
     Geometry g;
-    if (!compute_geometry(h->capacity, h->max_message_size, h->lane_count, &g) ||
+    if (!compute_geometry(capacity, max_message_size, lane_count, &g) ||
         g.node_stride != h->node_stride || g.lanes_offset != h->lanes_offset ||
         g.nodes_offset != h->nodes_offset || g.total_size != h->total_size)
         return fail(Errc::corrupt, "stored geometry does not match capacity and message size");
-    if (object_size != h->total_size)
+    if (object_size != g.total_size)
         return fail(Errc::corrupt, "object is %llu bytes, header says %llu (truncated or grown)",
                     static_cast<unsigned long long>(object_size),
-                    static_cast<unsigned long long>(h->total_size));
-    auto idx_ok = [&](uint32_t i, bool nil_ok) {
-        return i < h->node_count || (nil_ok && i == kNil);
-    };
+                    static_cast<unsigned long long>(g.total_size));
+    auto idx_ok = [&](uint32_t i, bool nil_ok) { return i < node_count || (nil_ok && i == kNil); };
     if (!idx_ok(idx_of(h->head.load(std::memory_order_relaxed)), false) ||
         !idx_ok(idx_of(h->tail.load(std::memory_order_relaxed)), false) ||
         !idx_ok(idx_of(h->free_top.load(std::memory_order_relaxed)), true))
         return fail(Errc::corrupt, "head, tail or free-list index out of range");
-    if (h->lanes_used.load(std::memory_order_relaxed) > h->lane_count)
-        return fail(Errc::corrupt, "lanes_used %u exceeds lane_count %u",
-                    h->lanes_used.load(std::memory_order_relaxed), h->lane_count);
+    if (const uint32_t used = h->lanes_used.load(std::memory_order_relaxed); used > lane_count)
+        return fail(Errc::corrupt, "lanes_used %u exceeds lane_count %u", used, lane_count);
+    if (out) *out = CheckedGeometry{capacity, max_message_size, lane_count, g};
     return Errc::ok;
 }
 
@@ -202,22 +204,15 @@ Region::Region(Fd fd, Mapping map, std::string name, bool created)
       created_(created) {}
 
 Errc Region::pin_geometry(uint64_t object_size) {
-    // One read of each field: the values checked are the values used.
-    const uint32_t capacity = hdr_->capacity, max_message_size = hdr_->max_message_size,
-                   lane_count = hdr_->lane_count;
-    Geometry g;
-    if (capacity == 0 || capacity > 0xFFFFFFFEu || max_message_size == 0 ||
-        max_message_size > 16u * 1024 * 1024 || lane_count == 0 || lane_count > 65536 ||
-        !compute_geometry(capacity, max_message_size, lane_count, &g) ||
-        g.total_size != object_size)
-        return fail(Errc::corrupt, "%s: the header's geometry changed while it was opened",
-                    name_.c_str());
-    lanes_ = reinterpret_cast<Lane *>(base() + g.lanes_offset);
-    nodes_ = base() + g.nodes_offset;
-    lane_count_ = lane_count;
-    node_count_ = capacity + 1;
-    node_stride_ = g.node_stride;
-    max_message_size_ = max_message_size;
+    // Checked again on the full mapping, and kept as checked.
+    CheckedGeometry c;
+    if (Errc e = validate_header(hdr_, object_size, &c); e != Errc::ok) return e;
+    lanes_ = reinterpret_cast<Lane *>(base() + c.g.lanes_offset);
+    nodes_ = base() + c.g.nodes_offset;
+    lane_count_ = c.lane_count;
+    node_count_ = c.capacity + 1;
+    node_stride_ = static_cast<uint32_t>(c.g.node_stride);
+    max_message_size_ = c.max_message_size;
     return Errc::ok;
 }
 

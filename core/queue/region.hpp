@@ -31,9 +31,17 @@ struct RegionParams {
 // (contains '/', at most 4095 bytes, no NUL).
 Errc check_region_name(const char *name) noexcept;
 
+// The geometry a valid header gives, as validate_header checked it.
+struct CheckedGeometry {
+    uint32_t capacity, max_message_size, lane_count;
+    layout::Geometry g;
+};
+
 // Validates a ready header against the size of the object it was read from.
 // Everything the attach path trusts is checked here; it is the fuzz target.
-Errc validate_header(const layout::RegionHeader *h, uint64_t object_size) noexcept;
+// *out (if given) gets the geometry exactly as checked.
+Errc validate_header(const layout::RegionHeader *h, uint64_t object_size,
+                     CheckedGeometry *out = nullptr) noexcept;
 
 class Region {
   public:
@@ -59,8 +67,8 @@ class Region {
   private:
     Region(Fd fd, Mapping map, std::string name, bool created);
     char *base() const { return static_cast<char *>(map_.get()); }
-    // Reads the geometry from the mapped header once, checks it against
-    // itself and the object's size, and keeps it (CORRUPT if it fails).
+    // Validates the header on the full mapping and keeps the geometry it
+    // checked (validate_header's codes if it fails).
     Errc pin_geometry(uint64_t object_size);
     // A Region over the mapped object, its geometry pinned, into *out.
     static Errc adopt(Fd fd, Mapping map, const char *name, bool created, uint64_t size,
