@@ -565,28 +565,32 @@ bool Topic::owner_live(uint32_t owner) const {
     return ctx_->live(slot, gen);
 }
 
-Errc Topic::sync_round() {
-    uint32_t expected = 0;
+bool Topic::claim_lead() {
     const uint32_t me = owner_word();
-    if (!ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
-        // A leader is at work, or died holding the role: then take it over,
-        // or durable_offset (and with it every durable ack) would stay put
-        // for as long as nobody publishes with GROUP or ALWAYS.
-        if (owner_live(expected) ||
-            !ctl_->sync_owner.compare_exchange_strong(expected, me, std::memory_order_acq_rel))
-            return Errc::ok;
-    }
-    Errc e = lead_sync();
+    uint32_t owner = 0;
+    if (ctl_->sync_owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel)) return true;
+    // A leader killed holding the role would hold it for ever: durable_offset
+    // (and every durable ack) would stay put. Its successor takes over.
+    return !owner_live(owner) &&
+           ctl_->sync_owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel);
+}
+
+uint32_t Topic::end_lead() {
     ctl_->sync_owner.store(0, std::memory_order_release);
-    ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst);
+    const uint32_t seq = ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst) + 1;
     if (ctl_->sync_waiters.load(std::memory_order_seq_cst))
         futex_wake(word(ctl_->sync_seq), INT_MAX);
+    return seq;
+}
+
+Errc Topic::sync_round() {
+    if (!claim_lead()) return Errc::ok;
+    Errc e = lead_sync();
+    end_lead();
     return e;
 }
 
 Errc Topic::sync_to(uint64_t end, bool own_fsync) {
-    const uint32_t me = owner_word();
-    uint64_t waited_since = 0;
     for (;;) {
         if (ctl_->sync_failed.load(std::memory_order_acquire))
             return fail(Errc::io,
@@ -594,14 +598,10 @@ Errc Topic::sync_to(uint64_t end, bool own_fsync) {
                         name_.c_str());
         if (!own_fsync && ctl_->durable_offset.load(std::memory_order_acquire) >= end)
             return Errc::ok;
-        uint32_t owner = 0;
-        if (ctl_->sync_owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel)) {
+        if (claim_lead()) {
             const uint64_t before = ctl_->durable_offset.load(std::memory_order_acquire);
             Errc e = lead_sync();
-            ctl_->sync_owner.store(0, std::memory_order_release);
-            const uint32_t seq = ctl_->sync_seq.fetch_add(1, std::memory_order_seq_cst) + 1;
-            if (ctl_->sync_waiters.load(std::memory_order_seq_cst))
-                futex_wake(word(ctl_->sync_seq), INT_MAX);
+            const uint32_t seq = end_lead();
             if (e != Errc::ok) return e;
             if (own_fsync) return Errc::ok;  // our record was committed before the walk
             // No progress: an uncommitted record stops the walk (a live
@@ -630,13 +630,6 @@ Errc Topic::sync_to(uint64_t end, bool own_fsync) {
         }
         // A leader is syncing: wait for its round (it may not cover us: loop).
         const uint64_t now = monotonic_ns();
-        if (!waited_since) waited_since = now;
-        if (now - waited_since > 100'000'000 && owner && !owner_live(owner)) {
-            // The leader died holding the role: take it over.
-            ctl_->sync_owner.compare_exchange_strong(owner, 0, std::memory_order_acq_rel);
-            waited_since = 0;
-            continue;
-        }
         const uint32_t seq = ctl_->sync_seq.load(std::memory_order_seq_cst);
         ctl_->sync_waiters.fetch_add(1, std::memory_order_seq_cst);
         if (ctl_->sync_owner.load(std::memory_order_seq_cst) != 0 &&

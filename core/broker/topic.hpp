@@ -121,6 +121,11 @@ class Topic {
     bool slot_live(uint32_t i) const;
     uint32_t owner_word() const;
     bool owner_live(uint32_t owner) const;
+    // Takes the group-commit leader role (sync_owner) if nobody holds it or
+    // its holder is dead; every round, of every policy, starts here.
+    bool claim_lead();
+    // Gives the role back and wakes the waiters; the round's sync_seq.
+    uint32_t end_lead();
     Errc lead_sync();
     // Whether this process's leader rounds have stopped at pos of seg for
     // hole_timeout_ns (the first call for a position starts the clock).
