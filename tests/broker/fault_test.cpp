@@ -99,8 +99,7 @@ TEST(BrokerFaults, FailedFdatasyncStopsAcknowledgingWrites) {
                 // (then it already reports the failure).
                 const Errc r = publish(*b, "t", "during");
                 EXPECT_TRUE(r == Errc::ok || r == Errc::io) << static_cast<int>(r);
-                for (int i = 0; i < 2000 && !b->any_sync_failed(); ++i)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                cqtest::wait_until([&] { return b->any_sync_failed(); }, 2000);
             } else {
                 EXPECT_EQ(publish(*b, "t", "during"), Errc::io);
             }
@@ -227,9 +226,7 @@ Errc publish_within_10s(bk::Broker &b, const std::string &topic, const std::stri
         *why = cq::last_error();
         result = static_cast<int>(e);
     });
-    for (int i = 0; i < 10'000 && result == -1000; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (result == -1000) {
+    if (!cqtest::wait_until([&] { return result != -1000; }, 10'000)) {
         ADD_FAILURE() << "publish to " << topic << " did not return in 10 s";
         std::fflush(stdout);
         std::_Exit(1);
@@ -302,13 +299,11 @@ TEST(BrokerFaults, IntervalRoundsReplaceADeadSyncLeader) {
         ASSERT_EQ(dead->close(), Errc::ok);
     }
     // Wait for the first round to finish, then plant the dead leader.
-    for (int i = 0; i < 2000 && t->ctl().sync_owner.load() != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    cqtest::wait_until([&] { return t->ctl().sync_owner.load() == 0; }, 2000);
     uint32_t idle = 0;
     ASSERT_TRUE(t->ctl().sync_owner.compare_exchange_strong(idle, dead_owner));
     ASSERT_EQ(publish(*live, "s", "two"), Errc::ok);
-    for (int i = 0; i < 2000 && t->ctl().durable_offset.load() < 2; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    cqtest::wait_until([&] { return t->ctl().durable_offset.load() >= 2; }, 2000);
     EXPECT_EQ(t->ctl().durable_offset.load(), 2u);
 }
 

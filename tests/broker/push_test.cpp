@@ -72,8 +72,7 @@ class BrokerPush : public ::testing::Test {
 };
 
 void wait_for(Seen &s, size_t n) {
-    for (int i = 0; i < 10000 && s.count.load() < n; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    cqtest::wait_until([&] { return s.count.load() >= n; }, 10'000);
 }
 
 TEST_F(BrokerPush, InOrderAndAcknowledgedUpToTheFirstFailure) {

@@ -443,8 +443,7 @@ TEST(Pool, MetricsCallbackOffTheHotPath) {
     cq_pool *p = nullptr;
     ASSERT_EQ(pool_create(&o, &p), CQ_OK) << cq_last_error();
     for (int i = 0; i < 10; ++i) ASSERT_EQ(pool_submit(p, noop, nullptr), CQ_OK);
-    for (int i = 0; i < 400 && (m.calls < 3 || m.last_submitted < 10); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    cqtest::wait_until([&] { return m.calls >= 3 && m.last_submitted >= 10; }, 2000);
     EXPECT_GE(m.calls.load(), 3);
     EXPECT_EQ(m.last_submitted.load(), 10u);
     ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
@@ -519,8 +518,7 @@ TEST(Pool, AQueuedJobWakesASecondWorker) {
         b.arg = &b_ran;
         ASSERT_EQ(pool_submit_ex(p, &a), CQ_OK);
         ASSERT_EQ(pool_submit_ex(p, &b), CQ_OK);
-        for (int i = 0; i < 5000 && a_saw_b < 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        cqtest::wait_until([&] { return a_saw_b >= 0; }, 5000);
         ASSERT_EQ(a_saw_b.load(), 1) << "round " << round << ": B waited for A to finish";
     }
     ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
@@ -546,8 +544,7 @@ TEST(Pool, ShutdownFromTheMetricsCallbackIsRefused) {
     cq_pool *p = nullptr;
     ASSERT_EQ(pool_create(&o, &p), CQ_OK) << cq_last_error();
     m.p = p;
-    for (int i = 0; i < 2000 && m.r == 1; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    cqtest::wait_until([&] { return m.r != 1; }, 2000);
     EXPECT_EQ(m.r.load(), CQ_EPERM);
     ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
     pool_destroy(p);

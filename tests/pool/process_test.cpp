@@ -13,6 +13,7 @@
 
 #include "tests/pool/pool_util.hpp"
 #include "tests/util/queue_util.hpp"
+#include "tests/util/test_util.hpp"
 
 namespace {
 
@@ -87,10 +88,7 @@ TEST(PoolProcess, AttachArguments) {
     uint64_t v = 7;
     ASSERT_EQ(cq_enqueue(q, &v, sizeof v), CQ_OK);
     cq_pool_stats st = CQ_POOL_STATS_INIT;
-    for (int i = 0; i < 2000 && st.messages == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        pool_stats(p, &st);
-    }
+    cqtest::wait_until([&] { return pool_stats(p, &st) == CQ_OK && st.messages > 0; }, 2000);
     EXPECT_EQ(st.messages, 1u);
     ASSERT_EQ(pool_shutdown(p, CQ_WAIT_FOREVER), CQ_OK);
     EXPECT_EQ(pool_attach_queue(p, q, h, nullptr), CQ_ECLOSED);

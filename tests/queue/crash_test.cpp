@@ -15,6 +15,7 @@
 #include "tests/queue/delivery.hpp"
 #include "tests/queue/procs.hpp"
 #include "tests/util/queue_util.hpp"
+#include "tests/util/test_util.hpp"
 
 namespace {
 
@@ -80,8 +81,7 @@ TEST_P(Crash, RandomSigkillsOfProducersAndConsumers) {
             // dry and workers stop making progress for good; that variant
             // kills on until the leak shows.
             if (p.recovery && w.progress(victim) == 0) {
-                for (int ms = 0; ms < 2000 && w.progress(victim) == 0; ++ms)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                cqtest::wait_until([&] { return w.progress(victim) > 0; }, 2000);
                 std::this_thread::sleep_for(std::chrono::microseconds(rng() % 1000));
             }
             if (w.progress(victim) > 0) ++kills_at_work;

@@ -1,15 +1,30 @@
 // Helpers shared by the tests: unique names, replayable seeds, child
-// processes (fork + exec of the worker program), temporary directories.
+// processes (fork + exec of the worker program), temporary directories,
+// bounded waits.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cqtest {
+
+// Polls done() every millisecond until it holds or timeout_ms have passed;
+// returns its last value. For conditions another thread or process makes
+// true (never to time anything).
+template <typename Done>
+bool wait_until(Done done, int timeout_ms) {
+    for (int ms = 0; ms < timeout_ms; ++ms) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return done();
+}
 
 // A queue name no other test run uses: "cqt-<tag>-<pid>-<n>".
 std::string unique_name(const std::string &tag);
