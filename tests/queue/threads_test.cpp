@@ -152,8 +152,8 @@ TEST_P(Threads, ExactlyOnceInOrder) {
 TEST(ThreadsRecovery, ConcurrentRecoveriesNeverCorruptASoundQueue) {
     constexpr int kThreads = 4;
     // Big enough that a scan takes a while: the breaking operation has to
-    // land inside one (seen in 2 of 2 runs before the fix, after about 1000
-    // recoveries each).
+    // land inside one (how often it did before the fix, and the command:
+    // the note of 2026-11-24).
     constexpr uint32_t kCapacity = 65536;
     const uint64_t rounds = scaled(1'000);
     std::string name = cqtest::unique_name("rcv");
