@@ -207,6 +207,15 @@ RecordView Segment::read_at(uint64_t pos) const {
     return v;
 }
 
+uint64_t Segment::skip_committed(uint64_t pos, uint64_t until) const {
+    while (pos < until) {
+        const RecordView v = read_at(pos);
+        if (v.kind != RecordView::record && v.kind != RecordView::padding) break;
+        pos += v.size;  // at least 8: the loop ends
+    }
+    return pos;
+}
+
 void Segment::write_record(uint64_t pos, uint64_t offset, int64_t ts, const void *data,
                            uint32_t len) const {
     auto *rh = reinterpret_cast<RecordHeader *>(bytes() + pos);

@@ -55,6 +55,10 @@ class Segment {
     // field checked against the segment. Loads its word with seq_cst (the
     // reader's half of the publish wake-up handshake).
     RecordView read_at(uint64_t pos) const;
+    // Steps from pos over committed records and padding; returns the first
+    // position at or past `until`, or the first that holds neither (not
+    // committed yet, or bad).
+    uint64_t skip_committed(uint64_t pos, uint64_t until) const;
     // Writes one record at pos (reserved by the caller) and commits it.
     void write_record(uint64_t pos, uint64_t offset, int64_t ts, const void *data,
                       uint32_t len) const;

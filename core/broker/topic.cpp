@@ -158,16 +158,10 @@ void Topic::settle_dead_reservation(uint32_t index, uint64_t pos, uint64_t bytes
     // The writer committed its records in order: walk those it committed,
     // pad from the first it did not to the end of its reservation.
     const uint64_t end = std::min(pos + bytes, seg->size());
-    for (uint64_t q = pos; q < end;) {
-        RecordView v = seg->read_at(q);
-        if (v.kind == RecordView::record || v.kind == RecordView::padding) {
-            q += v.size;
-            continue;
-        }
-        if (v.kind == RecordView::empty && seg->pad(q, end - q))
-            ctl_->holes_skipped.fetch_add(1, std::memory_order_relaxed);
-        return;  // bad: readers report it
-    }
+    const uint64_t q = seg->skip_committed(pos, end);
+    // (A bad record there: readers report it.)
+    if (q < end && seg->read_at(q).kind == RecordView::empty && seg->pad(q, end - q))
+        ctl_->holes_skipped.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool Topic::slot_live(uint32_t i) const {
@@ -489,7 +483,7 @@ Errc Topic::lead_sync() {
             if (!stuck_checked_) {
                 // Once per stuck position: a live writer stopped there keeps
                 // us here round after round, and this walks the segment.
-                if (!walks_to(*seg, pos)) {
+                if (seg->skip_committed(kSegmentHeaderSize, pos) != pos) {
                     if (restarted) break;
                     restarted = true;  // not a record's position: walk the segment again
                     pos = kSegmentHeaderSize;
@@ -538,16 +532,6 @@ bool Topic::stuck_for_a_while(const Segment &seg, uint64_t pos) {
         return false;
     }
     return now - stuck_since_ >= static_cast<uint64_t>(ctx_->opts.hole_timeout_ns);
-}
-
-bool Topic::walks_to(const Segment &seg, uint64_t target) {
-    uint64_t q = kSegmentHeaderSize;
-    while (q < target) {
-        RecordView v = seg.read_at(q);
-        if (v.kind != RecordView::record && v.kind != RecordView::padding) return false;
-        q += v.size;  // at least 8: the loop ends
-    }
-    return q == target;
 }
 
 // sync_owner names the leader: its handle slot + 1 in the low 9 bits, the

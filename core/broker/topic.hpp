@@ -130,8 +130,6 @@ class Topic {
     // Whether this process's leader rounds have stopped at pos of seg for
     // hole_timeout_ns (the first call for a position starts the clock).
     bool stuck_for_a_while(const Segment &seg, uint64_t pos);
-    // Whether walking seg's records from its first lands exactly on target.
-    static bool walks_to(const Segment &seg, uint64_t target);
     Errc min_durable_ack(uint64_t *min_next, bool *any) const;
 
     Context *ctx_ = nullptr;
@@ -147,7 +145,7 @@ class Topic {
     // Where this process's leader rounds last stopped at an uncommitted
     // record, and since when (only the sync_owner touches them).
     uint64_t stuck_base_ = UINT64_MAX, stuck_pos_ = 0, stuck_since_ = 0;
-    bool stuck_checked_ = false;  // walks_to proved stuck_pos_ a record's position
+    bool stuck_checked_ = false;  // a walk from the first record landed on stuck_pos_
 };
 
 }  // namespace cq::broker
